@@ -1,0 +1,39 @@
+# Picora media origin. `make run` and `make test` do all the set-up on a fresh machine.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: run test lint fmt bench gc clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(VENV)/.runtime $@
+
+run: $(VENV)/.runtime  ## start the origin on the embedded defaults (./data, embedded Redis)
+	$(BIN)/picora-origin serve
+
+test: $(VENV)/.dev  ## the whole suite (needs redis-server on PATH; .ci/run installs it)
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.dev  ## mypy strict + ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+gc: $(VENV)/.runtime  ## release abandoned upload reservations and delete orphan objects
+	$(BIN)/picora-origin gc
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
