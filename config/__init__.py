@@ -1,0 +1,11 @@
+"""Settings: read once, validated once, frozen for the life of the process."""
+
+from config.settings import (
+    Plan,
+    S3Settings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+
+__all__ = ["Plan", "S3Settings", "Settings", "SettingsError", "load_settings"]

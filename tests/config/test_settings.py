@@ -1,0 +1,93 @@
+"""Settings: defaults < file < environment, every error reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import SettingsError, load_settings
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings.port == 8080
+    assert settings.data_dir == Path("./data")
+    assert settings.redis_url is None
+    assert settings.storage == "fs"
+    assert settings.media_base_url == "http://localhost:8080"
+    assert settings.plans["free"].max_file_bytes > 0
+    assert settings.plans["free"].storage_bytes > 0
+
+
+def test_media_base_url_defaults_to_the_port() -> None:
+    assert load_settings({"PICORA_PORT": "9000"}).media_base_url == "http://localhost:9000"
+
+
+def test_file_then_environment_override(tmp_path: Path) -> None:
+    config = tmp_path / "picora.toml"
+    config.write_text(
+        """
+port = 9001
+storage = "s3"
+media_base_url = "https://media.picora.me/"
+
+[s3]
+bucket = "from-file"
+endpoint_url = "http://127.0.0.1:9000"
+
+[plans.free]
+storage_bytes = 1000
+
+[plans.team]
+max_file_bytes = 5000
+storage_bytes = 100000
+"""
+    )
+    settings = load_settings({"PICORA_CONFIG": str(config), "PICORA_S3_BUCKET": "from-env", "PICORA_PORT": "9002"})
+    assert settings.port == 9002
+    assert settings.storage == "s3"
+    assert settings.s3.bucket == "from-env"
+    assert settings.s3.endpoint_url == "http://127.0.0.1:9000"
+    assert settings.media_base_url == "https://media.picora.me"
+    assert settings.plans["free"].storage_bytes == 1000
+    assert settings.plans["free"].max_file_bytes == 10 * 1024 * 1024
+    assert settings.plans["team"].max_file_bytes == 5000
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('colour = "blue"\n[plans.x]\nmax_file_bytes = "lots"\nspeed = 3\n')
+    env = {
+        "PICORA_CONFIG": str(config),
+        "PICORA_PORT": "eighty",
+        "PICORA_STORAGE": "s3",
+        "PICORA_REDIS_URL": "http://not-redis",
+        "PICORA_MEDIA_BASE_URL": "ftp://x",
+        "PICORA_ACCESS_LOG": "maybe",
+        "PICORA_DEFAULT_PLAN": "gold",
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    text = "\n".join(caught.value.problems)
+    for fragment in ("port", "default_plan", "s3_bucket", "redis_url", "media_base_url", "access_log", "colour",
+                     "plans.x.max_file_bytes", "plans.x.speed"):  # fmt: skip
+        assert fragment in text, fragment
+    assert len(caught.value.problems) >= 9
+    with pytest.raises(SettingsError, match="storage: must be 'fs' or 's3'"):
+        load_settings({"PICORA_STORAGE": "gcs"})
+
+
+def test_unreadable_and_invalid_config_files(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings({"PICORA_CONFIG": str(tmp_path / "missing.toml")})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = = 1")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings({"PICORA_CONFIG": str(broken)})
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings({})
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
