@@ -1,0 +1,87 @@
+"""Domain errors: each carries its HTTP status, stable code and public message.
+
+Handlers raise these; only ``origin.error_middleware`` turns them into responses, so every
+error body in the product has the same envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error a client may see: status, stable ``code`` and a message safe to show."""
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: dict[str, Any] = dict(details or {})
+        self.headers: dict[str, str] = dict(headers or {})
+
+
+class BadRequest(ApiError):
+    status, code = 400, "BAD_REQUEST"
+
+
+class ValidationFailed(ApiError):
+    status, code = 400, "VALIDATION_ERROR"
+
+
+class InvalidImage(ApiError):
+    status, code = 400, "INVALID_IMAGE"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "UNAUTHORIZED"
+
+    def __init__(self, message: str = "missing or invalid credentials", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="picora"'})
+        super().__init__(message, **kwargs)
+
+
+class QuotaExceeded(ApiError):
+    status, code = 403, "QUOTA_EXCEEDED"
+
+
+class NotFound(ApiError):
+    status, code = 404, "NOT_FOUND"
+
+    def __init__(self, message: str = "not found", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+
+
+class ServiceUnavailable(ApiError):
+    status, code = 503, "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: int = 5, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(message, **kwargs)
+
+
+class StorageError(Exception):
+    """Object storage failed (not the client's fault); becomes 503."""
+
+
+class ObjectMissing(StorageError):
+    """The object is not in storage."""
