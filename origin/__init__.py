@@ -1,0 +1,1 @@
+"""Picora's media origin: the aiohttp app, its routes, storage backends and metadata."""

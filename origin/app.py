@@ -1,0 +1,88 @@
+"""The app factory: the only place that creates shared objects, one cleanup context per resource."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from auth.api_keys import KeyStore
+from config import Settings
+from origin import media, ops
+from origin.api import images as images_api
+from origin.api import usage as usage_api
+from origin.app_keys import DELETIONS, IMAGES, KEYS, METADATA, REDIS, SETTINGS, STORAGE
+from origin.deletion_queue import DeletionQueue
+from origin.embedded_redis import EmbeddedRedis
+from origin.error_middleware import error_middleware
+from origin.image_service import ImageService
+from origin.metadata import MetadataRepository
+from origin.storage.filesystem import FilesystemStorage
+from origin.storage.s3 import S3Storage, open_s3_client
+
+#: How often every instance retries storage deletes that failed.
+DELETION_RETRY_SECONDS = 30.0
+
+
+@contextlib.asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
+    """A client for ``PICORA_REDIS_URL``, or for the embedded server (started if needed)."""
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if url is None:
+        embedded = EmbeddedRedis(settings.redis_dir)
+        url = await asyncio.to_thread(embedded.start)
+    client = Redis.from_url(
+        url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def redis_context(app: web.Application) -> AsyncIterator[None]:
+    async with open_redis(app[SETTINGS]) as client:
+        app[REDIS] = client
+        yield
+
+
+async def storage_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.storage == "s3":
+        async with open_s3_client(settings.s3) as client:
+            app[STORAGE] = S3Storage(client, settings.s3.bucket, settings.s3.prefix)
+            yield
+    else:
+        app[STORAGE] = FilesystemStorage(settings.objects_dir)
+        yield
+
+
+async def services_context(app: web.Application) -> AsyncIterator[None]:
+    settings, redis, storage = app[SETTINGS], app[REDIS], app[STORAGE]
+    app[METADATA] = MetadataRepository(redis)
+    app[KEYS] = KeyStore(redis)
+    app[DELETIONS] = DeletionQueue(redis, storage)
+    app[IMAGES] = ImageService(settings, app[METADATA], storage, app[DELETIONS])
+    retry = asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry")
+    yield
+    retry.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await retry
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the origin for ``settings``; resources open when the app starts."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([redis_context, storage_context, services_context])
+    ops.add_routes(app)
+    usage_api.add_routes(app)
+    images_api.add_routes(app)
+    media.add_routes(app)
+    return app

@@ -1,0 +1,21 @@
+"""Typed keys for the objects the app factory creates and the handlers share."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from auth.api_keys import KeyStore
+from config import Settings
+from origin.deletion_queue import DeletionQueue
+from origin.image_service import ImageService
+from origin.metadata import MetadataRepository
+from origin.storage import ObjectStorage
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+STORAGE = web.AppKey("storage", ObjectStorage)
+METADATA = web.AppKey("metadata", MetadataRepository)
+KEYS = web.AppKey("keys", KeyStore)
+DELETIONS = web.AppKey("deletions", DeletionQueue)
+IMAGES = web.AppKey("images", ImageService)

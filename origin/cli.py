@@ -1,0 +1,113 @@
+"""``picora-origin``: serve, manage API keys, collect garbage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from auth.api_keys import InvalidUser, KeyStore
+from config import Settings, SettingsError, load_settings
+from config.settings import with_overrides
+from origin.app import create_app, open_redis, storage_context
+from origin.app_keys import SETTINGS, STORAGE
+from origin.dev_bootstrap import bootstrap_dev_user
+from origin.gc import collect_garbage
+
+
+def _serve(settings: Settings) -> int:
+    app = create_app(settings)
+    if settings.redis_url is None:
+        app.on_startup.append(bootstrap_dev_user)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        print=lambda line: print(line, flush=True),
+    )
+    return 0
+
+
+async def _keys_create(settings: Settings, user: str, plan: str | None) -> int:
+    plan = plan or settings.default_plan
+    if plan not in settings.plans:
+        print(f"no plan named {plan!r}; plans: {', '.join(sorted(settings.plans))}", file=sys.stderr)
+        return 2
+    async with open_redis(settings) as redis:
+        store = KeyStore(redis)
+        try:
+            await store.ensure_user(user, plan)
+        except InvalidUser as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(await store.create_key(user))
+    return 0
+
+
+async def _keys_revoke(settings: Settings, api_key: str) -> int:
+    async with open_redis(settings) as redis:
+        if await KeyStore(redis).revoke(api_key):
+            print("revoked")
+            return 0
+    print("no such key", file=sys.stderr)
+    return 1
+
+
+async def _gc(settings: Settings, grace: float) -> int:
+    app = web.Application()
+    app[SETTINGS] = settings
+    async with open_redis(settings) as redis:
+        context = storage_context(app)
+        await anext(context)
+        try:
+            report = await collect_garbage(redis, app[STORAGE], grace_seconds=grace)
+        finally:
+            await anext(context, None)
+    print(json.dumps(report.as_dict()))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="picora-origin", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the origin")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create the user if needed and print a new key")
+    create.add_argument("--user", required=True)
+    create.add_argument("--plan")
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key")
+    gc = commands.add_parser("gc", help="release abandoned reservations and delete orphan objects")
+    gc.add_argument("--grace", type=float, help="seconds an upload may take (default: upload_grace_seconds)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+        return _serve(with_overrides(settings, **overrides) if overrides else settings)
+    if args.command == "keys" and args.action == "create":
+        return asyncio.run(_keys_create(settings, args.user, args.plan))
+    if args.command == "keys":
+        return asyncio.run(_keys_revoke(settings, args.key))
+    grace = settings.upload_grace_seconds if args.grace is None else args.grace
+    return asyncio.run(_gc(settings, grace))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Session-scoped real servers (redis-server, moto S3) and a real origin per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from config import S3Settings, Settings
+from config.settings import DEFAULT_PLANS, Plan, with_overrides
+from origin.app import create_app
+from origin.app_keys import KEYS
+from origin.storage.s3 import open_s3_client
+from tests.servers import run_moto_server, run_redis_server
+
+AiohttpClient = Any  # pytest-aiohttp's factory fixture
+
+TEST_PLANS = {**DEFAULT_PLANS, "tiny": Plan("tiny", max_file_bytes=200_000, storage_bytes=300_000)}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with run_redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with run_moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
+    """A client on a freshly emptied database, so every test starts from nothing."""
+    client = Redis.from_url(redis_url, decode_responses=True)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+def s3_settings(endpoint: str, bucket: str) -> S3Settings:
+    return S3Settings(
+        bucket=bucket, endpoint_url=endpoint, region="us-east-1", access_key_id="testing", secret_access_key="testing"
+    )
+
+
+@pytest.fixture
+async def s3_bucket(s3_endpoint: str) -> str:
+    bucket = f"picora-{uuid.uuid4().hex[:12]}"
+    async with open_s3_client(s3_settings(s3_endpoint, bucket)) as client:
+        await client.create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def base_settings(tmp_path: Path, redis_url: str, redis_client: Redis) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        redis_url=redis_url,
+        media_base_url="https://media.picora.test",
+        plans=TEST_PLANS,
+    )
+
+
+@pytest.fixture(params=["fs", "s3"])
+def storage_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def any_settings(base_settings: Settings, storage_kind: str, s3_endpoint: str) -> Settings:
+    """The settings for each storage backend in turn."""
+    if storage_kind == "fs":
+        return base_settings
+    bucket = f"picora-{uuid.uuid4().hex[:12]}"
+    s3 = s3_settings(s3_endpoint, bucket)
+    async with open_s3_client(s3) as client:
+        await client.create_bucket(Bucket=bucket)
+    return with_overrides(base_settings, storage="s3", s3=s3)
+
+
+@dataclass
+class Origin:
+    """A running origin on a real socket, with helpers that act like a user with curl."""
+
+    client: TestClient[web.Request, web.Application]
+    app: web.Application
+    keys: dict[str, str] = field(default_factory=dict)
+
+    async def user(self, name: str | None = None, plan: str = "free") -> str:
+        """Create a user and return a new API key for it."""
+        name = name or f"u{uuid.uuid4().hex[:10]}"
+        await self.app[KEYS].ensure_user(name, plan)
+        key = await self.app[KEYS].create_key(name)
+        self.keys[key] = name
+        return key
+
+    async def upload(
+        self,
+        key: str | None,
+        data: bytes,
+        filename: str = "photo.bin",
+        *,
+        content_type: str = "application/octet-stream",
+        **fields: str,
+    ) -> aiohttp.ClientResponse:
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename=filename, content_type=content_type)
+        for name, value in fields.items():
+            form.add_field(name, value)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return await self.client.post("/v1/images", data=form, headers=headers)
+
+    async def upload_ok(self, key: str, data: bytes, filename: str = "photo.bin", **fields: str) -> dict[str, Any]:
+        response = await self.upload(key, data, filename, **fields)
+        body = await response.json()
+        assert response.status == 201, body
+        return dict(body["data"])
+
+    def auth(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+async def start_origin(aiohttp_client: AiohttpClient, settings: Settings) -> Origin:
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    return Origin(client=client, app=app)
+
+
+@pytest.fixture
+async def origin(aiohttp_client: AiohttpClient, base_settings: Settings) -> Origin:
+    """The origin on the filesystem backend."""
+    return await start_origin(aiohttp_client, base_settings)
+
+
+@pytest.fixture
+async def any_origin(aiohttp_client: AiohttpClient, any_settings: Settings) -> Origin:
+    """The origin on each storage backend in turn."""
+    return await start_origin(aiohttp_client, any_settings)

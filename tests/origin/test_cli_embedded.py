@@ -1,0 +1,174 @@
+"""``make run``'s path: embedded Redis and filesystem storage, the printed curl line, keys, restarts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import images
+from tests.servers import free_port
+
+CLI = [sys.executable, "-m", "origin.cli"]
+
+
+class Server:
+    """``picora-origin serve`` in a subprocess, with what it printed so far."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = int(env["PICORA_PORT"])
+        self.process = subprocess.Popen(
+            [*CLI, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.output: list[str] = []
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"{pattern!r} never printed; output:\n{''.join(self.output)}")
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError("never healthy")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PICORA_")}
+    env |= {"PICORA_DATA_DIR": str(tmp_path / "data"), "PICORA_PORT": str(free_port())}
+    yield env
+    # Never leave an embedded redis-server behind, even when a test fails midway.
+    subprocess.run(["pkill", "-f", str(tmp_path / "data" / "redis")], check=False)
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_first_start_prints_a_dev_key_and_a_curl_line_that_works(embedded_env: dict[str, str], tmp_path: Path) -> None:
+    if shutil.which("curl") is None:
+        pytest.fail("curl is required (.ci/run installs it)")
+    server = Server(embedded_env)
+    try:
+        key = server.wait_for(r"(sk_live_[A-Za-z0-9]{32})").group(1)
+        curl_line = server.wait_for(r"^\s*(curl .*)$").group(1)
+        assert key in curl_line
+        server.wait_healthy()
+        (tmp_path / "photo.jpg").write_bytes(images.jpeg())
+        pasted = subprocess.run(
+            shlex.split(curl_line), cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+        )
+        assert pasted.returncode == 0, pasted.stderr
+        assert '"success":true' in pasted.stdout
+        image_url = re.search(r'"url":"([^"]+)"', pasted.stdout)
+        assert image_url is not None
+        assert image_url.group(1).startswith(f"http://localhost:{server.port}/")
+        served = requests.get(image_url.group(1).replace("localhost", "127.0.0.1"), timeout=5)
+        assert served.status_code == 200
+        assert served.content == images.jpeg()
+    finally:
+        assert server.stop() == 0
+
+
+def test_data_survives_a_restart_and_keys_can_be_managed_while_running(embedded_env: dict[str, str]) -> None:
+    server = Server(embedded_env)
+    try:
+        dev_key = server.wait_for(r"(sk_live_[A-Za-z0-9]{32})").group(1)
+        server.wait_healthy()
+        # keys create works against the running server's embedded Redis.
+        created = _cli(embedded_env, "keys", "create", "--user", "bob", "--plan", "pro")
+        assert created.returncode == 0, created.stderr
+        bob_key = created.stdout.strip()
+        assert re.fullmatch(r"sk_live_[A-Za-z0-9]{32}", bob_key)
+        usage = requests.get(f"{server.base}/v1/usage", headers={"Authorization": f"Bearer {bob_key}"}, timeout=5)
+        assert usage.json()["data"]["plan"] == "pro"
+        upload = requests.post(
+            f"{server.base}/v1/images",
+            headers={"Authorization": f"Bearer {dev_key}"},
+            files={"file": ("a.png", images.png())},
+            data={"isPublic": "false", "tags": '["kept"]'},
+            timeout=10,
+        )
+        assert upload.status_code == 201, upload.text
+        image_id = upload.json()["data"]["id"]
+        revoked = _cli(embedded_env, "keys", "revoke", bob_key)
+        assert revoked.returncode == 0
+        assert (
+            requests.get(
+                f"{server.base}/v1/usage", headers={"Authorization": f"Bearer {bob_key}"}, timeout=5
+            ).status_code
+            == 401
+        )
+        assert _cli(embedded_env, "keys", "revoke", bob_key).returncode == 1
+    finally:
+        assert server.stop() == 0
+
+    restarted = Server(embedded_env)
+    try:
+        restarted.wait_for(r"User 'dev' exists")
+        restarted.wait_healthy()
+        auth = {"Authorization": f"Bearer {dev_key}"}
+        served = requests.get(f"{restarted.base}/{image_id}.png", headers=auth, timeout=5)
+        assert served.status_code == 200
+        assert served.content == images.png()
+        listing = requests.get(f"{restarted.base}/v1/images?tag=kept", headers=auth, timeout=5).json()
+        assert [item["id"] for item in listing["data"]["items"]] == [image_id]
+    finally:
+        assert restarted.stop() == 0
+
+
+def test_keys_create_without_a_running_server_starts_and_stops_the_embedded_redis(
+    embedded_env: dict[str, str],
+) -> None:
+    created = _cli(embedded_env, "keys", "create", "--user", "carol")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("sk_live_")
+    socket = Path(embedded_env["PICORA_DATA_DIR"]) / "redis" / "redis.sock"
+    leftover = subprocess.run(["pgrep", "-f", str(socket.parent)], capture_output=True, check=False)
+    assert leftover.returncode == 1, "embedded redis left running"
+    assert _cli(embedded_env, "keys", "create", "--user", "bad user!").returncode == 2
+    assert _cli(embedded_env, "keys", "create", "--user", "dave", "--plan", "nope").returncode == 2
+
+
+def test_invalid_configuration_is_reported_whole_and_exits_2(embedded_env: dict[str, str]) -> None:
+    env = embedded_env | {"PICORA_PORT": "x", "PICORA_STORAGE": "tape"}
+    result = subprocess.run([*CLI, "serve"], env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    assert "port" in result.stderr
+    assert "storage" in result.stderr
