@@ -65,6 +65,12 @@ class Settings:
     spool_chunk_bytes: int = 256 * 1024
     upload_grace_seconds: int = 3600
     access_log: bool = True
+    workers: int = 1
+    cache_bytes: int = 256 * MIB
+    cache_max_object_bytes: int = 8 * MIB
+    metadata_ttl_seconds: float = 5.0
+    browser_max_age: int = 3600
+    cdn_max_age: int = 31_536_000
 
     @property
     def redis_dir(self) -> Path:
@@ -134,6 +140,18 @@ class _Reader:
             return default
         return number
 
+    def seconds(self, key: str, default: float, *, low: float, high: float) -> float:
+        value = self.raw.get(key, default)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.problems.append(f"{key}: expected a number of seconds, got {value!r}")
+            return default
+        if not low <= number <= high:
+            self.problems.append(f"{key}: must be between {low} and {high}, got {number}")
+            return default
+        return number
+
     def boolean(self, key: str, default: bool) -> bool:
         value = self.raw.get(key, default)
         if isinstance(value, bool):
@@ -176,6 +194,12 @@ _ENV_KEYS: dict[str, str] = {
     "PICORA_MAX_IMAGE_PIXELS": "max_image_pixels",
     "PICORA_UPLOAD_GRACE_SECONDS": "upload_grace_seconds",
     "PICORA_ACCESS_LOG": "access_log",
+    "PICORA_WORKERS": "workers",
+    "PICORA_CACHE_BYTES": "cache_bytes",
+    "PICORA_CACHE_MAX_OBJECT_BYTES": "cache_max_object_bytes",
+    "PICORA_METADATA_TTL": "metadata_ttl_seconds",
+    "PICORA_BROWSER_MAX_AGE": "browser_max_age",
+    "PICORA_CDN_MAX_AGE": "cdn_max_age",
 }
 
 
@@ -287,6 +311,12 @@ def load_settings(
         max_image_pixels=r.integer("max_image_pixels", 89_478_485, low=1),
         upload_grace_seconds=r.integer("upload_grace_seconds", 3600, low=60),
         access_log=r.boolean("access_log", True),
+        workers=r.integer("workers", 1, low=1, high=256),
+        cache_bytes=r.integer("cache_bytes", 256 * MIB, low=0),
+        cache_max_object_bytes=r.integer("cache_max_object_bytes", 8 * MIB, low=0),
+        metadata_ttl_seconds=r.seconds("metadata_ttl_seconds", 5.0, low=0, high=3600),
+        browser_max_age=r.integer("browser_max_age", 3600, low=0),
+        cdn_max_age=r.integer("cdn_max_age", 31_536_000, low=0),
     )
     problems = problems + r.problems
     if problems:

@@ -10,16 +10,19 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from auth.api_keys import KeyStore
+from cache.body_cache import BodyCache
 from config import Settings
 from origin import media, ops
 from origin.api import images as images_api
 from origin.api import usage as usage_api
-from origin.app_keys import DELETIONS, IMAGES, KEYS, METADATA, REDIS, SETTINGS, STORAGE
+from origin.app_keys import BODIES, CATALOG, DELETIONS, IMAGES, KEYS, METADATA, REDIS, SETTINGS, STORAGE
 from origin.deletion_queue import DeletionQueue
 from origin.embedded_redis import EmbeddedRedis
 from origin.error_middleware import error_middleware
-from origin.image_service import ImageService
-from origin.metadata import MetadataRepository
+from origin.image_service import ChangeListener, ImageService
+from origin.media_bodies import BodySource
+from origin.media_catalog import MediaCatalog
+from origin.metadata import ImageRecord, MetadataRepository
 from origin.storage.filesystem import FilesystemStorage
 from origin.storage.s3 import S3Storage, open_s3_client
 
@@ -69,11 +72,24 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[KEYS] = KeyStore(redis)
     app[DELETIONS] = DeletionQueue(redis, storage)
     app[IMAGES] = ImageService(settings, app[METADATA], storage, app[DELETIONS])
+    app[CATALOG] = MediaCatalog(app[METADATA], settings)
+    app[BODIES] = BodySource(storage, BodyCache(settings.cache_bytes, settings.cache_max_object_bytes))
+    app[IMAGES].listeners.append(local_invalidation(app))
     retry = asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry")
     yield
     retry.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await retry
+
+
+def local_invalidation(app: web.Application) -> ChangeListener:
+    """A change made through this instance takes effect on it at once."""
+
+    async def invalidate(record: ImageRecord) -> None:
+        app[CATALOG].invalidate(record.id)
+        app[BODIES].discard(record.object_key)
+
+    return invalidate
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -9,6 +9,8 @@ from auth.api_keys import KeyStore
 from config import Settings
 from origin.deletion_queue import DeletionQueue
 from origin.image_service import ImageService
+from origin.media_bodies import BodySource
+from origin.media_catalog import MediaCatalog
 from origin.metadata import MetadataRepository
 from origin.storage import ObjectStorage
 
@@ -19,3 +21,5 @@ METADATA = web.AppKey("metadata", MetadataRepository)
 KEYS = web.AppKey("keys", KeyStore)
 DELETIONS = web.AppKey("deletions", DeletionQueue)
 IMAGES = web.AppKey("images", ImageService)
+CATALOG = web.AppKey("catalog", MediaCatalog)
+BODIES = web.AppKey("bodies", BodySource)

@@ -26,8 +26,8 @@ from origin.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
 
-#: Called with an image id whenever its record changes or disappears (cache invalidation).
-ChangeListener = Callable[[str], Awaitable[None]]
+#: Called with the old record whenever an image changes or disappears (cache invalidation).
+ChangeListener = Callable[[ImageRecord], Awaitable[None]]
 
 
 class ImageService:
@@ -46,9 +46,9 @@ class ImageService:
         self.deletions = deletions
         self.listeners: list[ChangeListener] = []
 
-    async def _changed(self, image_id: str) -> None:
+    async def _changed(self, record: ImageRecord) -> None:
         for listener in self.listeners:
-            await listener(image_id)
+            await listener(record)
 
     async def create(
         self,
@@ -114,14 +114,14 @@ class ImageService:
         record = await self.metadata.update(principal.user_id, image_id, tags=tags, is_public=is_public)
         if record is None:
             raise NotFound("no such image")
-        await self._changed(image_id)
+        await self._changed(record)
         return record
 
     async def delete(self, principal: Principal, image_id: str) -> ImageRecord:
         record = await self.metadata.delete(principal.user_id, image_id)
         if record is None:
             raise NotFound("no such image")
-        await self._changed(image_id)
+        await self._changed(record)
         try:
             await self.storage.delete(record.object_key)
         except StorageError as exc:

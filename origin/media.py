@@ -1,53 +1,198 @@
-"""``GET|HEAD /{id}.{ext}``: the media path (minimal form; see the media-serving issue)."""
+"""``GET|HEAD /{id}.{ext}``: the hot path. Flows one way:
+
+parse -> metadata (memo, then Redis) -> access decision -> preconditions (RFC 9110 section 13.2.2)
+-> If-Range and Range (section 14) -> body (cache, then single-flight, then storage) -> response.
+
+Preconditions are answered from metadata alone; the body is only touched for a 200 or 206.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from aiohttp import hdrs, web
 
 from origin.api.callers import optional_principal
-from origin.app_keys import METADATA, STORAGE
-from origin.errors import NotFound, Unauthorized
+from origin.app_keys import BODIES, CATALOG
+from origin.envelope import error
+from origin.errors import NotFound, StorageError, Unauthorized
+from origin.http_semantics import (
+    ByteRange,
+    assemble,
+    evaluate_preconditions,
+    evaluate_range,
+    if_range_allows_partial,
+    multipart_byteranges,
+    multipart_content_type,
+    new_boundary,
+)
 from origin.intake.formats import BY_EXT
+from origin.media_bodies import BodySource
+from origin.media_catalog import MediaEntry
 from origin.metadata import ImageRecord
 
+log = logging.getLogger(__name__)
+
 MEDIA_PATH = r"/{image_id:[A-Za-z0-9_-]{11}}.{ext:[A-Za-z0-9]{1,8}}"
+#: A missing image may be remembered by the CDN briefly; ids are never reused, so this is safe.
+NOT_FOUND_CACHE_CONTROL = "public, max-age=60"
+_CONDITIONAL = (hdrs.IF_MATCH, hdrs.IF_NONE_MATCH, hdrs.IF_MODIFIED_SINCE, hdrs.IF_UNMODIFIED_SINCE)
 
 
-async def authorize(request: web.Request, record: ImageRecord) -> bool:
-    """True when the response is for the owner (private); raises for anyone else."""
+def _not_found() -> NotFound:
+    return NotFound("no such image", headers={"Cache-Control": NOT_FOUND_CACHE_CONTROL})
+
+
+async def authorize(request: web.Request, record: ImageRecord) -> None:
+    """Public: anyone. Private: the owner only; anonymous 401, anyone else 404 (existence hidden)."""
     if record.is_public:
-        return False
+        return
     principal = await optional_principal(request)
     if principal is None:
         raise Unauthorized("this image is private")
     if principal.user_id != record.owner:
-        raise NotFound("no such image")
-    return True
+        raise _not_found()
+
+
+def _preconditions(request: web.Request, entry: MediaEntry) -> web.Response | None:
+    headers = request.headers
+    if not any(name in headers for name in _CONDITIONAL):
+        return None
+    outcome = evaluate_preconditions(
+        request.method,
+        if_match=headers.get(hdrs.IF_MATCH),
+        if_none_match=headers.get(hdrs.IF_NONE_MATCH),
+        if_modified_since=headers.get(hdrs.IF_MODIFIED_SINCE),
+        if_unmodified_since=headers.get(hdrs.IF_UNMODIFIED_SINCE),
+        etag=entry.record.etag,
+        last_modified=entry.last_modified,
+    )
+    if outcome == "not_modified":
+        return web.Response(status=304, headers=entry.not_modified_headers)
+    if outcome == "precondition_failed":
+        return error(
+            412, "PRECONDITION_FAILED", "a precondition of the request failed", headers={"ETag": entry.record.etag}
+        )
+    return None
+
+
+def _ranges(request: web.Request, entry: MediaEntry) -> tuple[ByteRange, ...] | web.Response | None:
+    """The ranges to send, a 416, or None for the whole body. Range applies to GET only (14.2)."""
+    header = request.headers.get(hdrs.RANGE)
+    if header is None or request.method != hdrs.METH_GET:
+        return None
+    record = entry.record
+    if not if_range_allows_partial(
+        request.headers.get(hdrs.IF_RANGE), etag=record.etag, last_modified=entry.last_modified
+    ):
+        return None
+    decision = evaluate_range(header, record.size)
+    if decision.kind == "unsatisfiable":
+        return error(
+            416, "RANGE_NOT_SATISFIABLE", "none of the requested ranges overlap the image",
+            headers={"Content-Range": f"bytes */{record.size}", "Accept-Ranges": "bytes"},
+        )  # fmt: skip
+    return decision.ranges if decision.kind == "partial" else None
+
+
+def _partial_headers(entry: MediaEntry, ranges: Sequence[ByteRange]) -> tuple[dict[str, str], str | None]:
+    headers = dict(entry.headers)
+    if len(ranges) == 1:
+        headers[hdrs.CONTENT_RANGE] = ranges[0].content_range(entry.record.size)
+        return headers, None
+    boundary = new_boundary()
+    headers[hdrs.CONTENT_TYPE] = multipart_content_type(boundary)
+    return headers, boundary
+
+
+async def _from_memory(request: web.Request, entry: MediaEntry, ranges: Sequence[ByteRange] | None) -> web.Response:
+    body = await request.app[BODIES].whole(entry.record)
+    if not ranges:
+        return web.Response(body=body, headers=entry.headers)
+    headers, boundary = _partial_headers(entry, ranges)
+    if boundary is None:
+        first = ranges[0]
+        return web.Response(status=206, body=body[first.start : first.end + 1], headers=headers)
+    layout = multipart_byteranges(
+        ranges, size=entry.record.size, content_type=entry.record.content_type, boundary=boundary
+    )
+    return web.Response(status=206, body=assemble(layout, body), headers=headers)
+
+
+async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[ByteRange] | None) -> web.StreamResponse:
+    """Large objects: fetched from storage as the ranges asked for, memory bounded per connection."""
+    record, bodies = entry.record, request.app[BODIES]
+    if not ranges:
+        response = web.StreamResponse(headers=entry.headers)
+        response.content_length = record.size
+        plan: list[tuple[bytes, ByteRange]] = [(b"", ByteRange(0, record.size - 1))]
+        epilogue = b""
+    else:
+        headers, boundary = _partial_headers(entry, ranges)
+        response = web.StreamResponse(status=206, headers=headers)
+        if boundary is None:
+            response.content_length = ranges[0].length
+            plan, epilogue = [(b"", ranges[0])], b""
+        else:
+            layout = multipart_byteranges(ranges, size=record.size, content_type=record.content_type, boundary=boundary)
+            response.content_length = layout.content_length
+            plan, epilogue = list(layout.parts), layout.epilogue
+    await response.prepare(request)
+    try:
+        await _write_parts(response, bodies, record, plan)
+    except StorageError as exc:
+        # Headers are gone: the only honest signal left is to cut the connection short.
+        log.warning("storage read of %s broke mid-body: %s", record.object_key, exc)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    if epilogue:
+        await response.write(epilogue)
+    await response.write_eof()
+    return response
+
+
+async def _write_parts(
+    response: web.StreamResponse, bodies: BodySource, record: ImageRecord, plan: Sequence[tuple[bytes, ByteRange]]
+) -> None:
+    for preamble, part in plan:
+        if preamble:
+            await response.write(preamble)
+        # aclosing: a client that goes away closes the storage stream (and its connection) at once.
+        async with contextlib.aclosing(bodies.stream(record, part.start, part.end)) as chunks:
+            async for chunk in chunks:
+                await response.write(chunk)
+
+
+def _head(entry: MediaEntry) -> web.StreamResponse:
+    """GET's headers, no body: a StreamResponse keeps the Content-Length we set (Response recomputes it)."""
+    response = web.StreamResponse(headers=entry.headers)
+    response.content_length = entry.record.size
+    return response
 
 
 async def serve_media(request: web.Request) -> web.StreamResponse:
-    image_id, ext = request.match_info["image_id"], request.match_info["ext"]
+    info = request.match_info
+    image_id, ext = info["image_id"], info["ext"]
     if ext not in BY_EXT:
-        raise NotFound("no such image")
-    record = await request.app[METADATA].get(image_id)
-    if record is None or record.ext != ext:
-        raise NotFound("no such image")
-    private = await authorize(request, record)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": record.content_type,
-            "ETag": record.etag,
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store" if private else "public, max-age=3600",
-        }
-    )
-    response.content_length = record.size
-    await response.prepare(request)
-    if request.method == "GET":
-        async for chunk in request.app[STORAGE].stream(record.object_key):
-            await response.write(chunk)
-    await response.write_eof()
-    return response
+        raise _not_found()
+    entry = await request.app[CATALOG].entry(image_id)
+    if entry is None or entry.record.ext != ext:
+        raise _not_found()
+    await authorize(request, entry.record)
+    early = _preconditions(request, entry)
+    if early is not None:
+        return early
+    if request.method == hdrs.METH_HEAD:
+        return _head(entry)
+    ranges = _ranges(request, entry)
+    if isinstance(ranges, web.Response):
+        return ranges
+    if request.app[BODIES].cacheable(entry.record):
+        return await _from_memory(request, entry, ranges)
+    return await _stream(request, entry, ranges)
 
 
 def add_routes(app: web.Application) -> None:

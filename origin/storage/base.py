@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,7 +29,7 @@ class ObjectStorage(Protocol):
 
     def stream(
         self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Yield the bytes ``start..end`` (inclusive; ``None`` = to the end) in chunks.
 
         Raises ``ObjectMissing`` when the key is absent and ``StorageError`` on any other failure,

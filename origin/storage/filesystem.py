@@ -10,7 +10,7 @@ import asyncio
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 
 from origin.errors import ObjectMissing, StorageError
@@ -46,7 +46,7 @@ class FilesystemStorage:
 
     async def stream(
         self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         path = self._path(key)
         try:
             handle = await asyncio.to_thread(path.open, "rb")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,7 @@ class S3Storage:
 
     async def stream(
         self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = 256 * 1024
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         extra: dict[str, str] = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end}"

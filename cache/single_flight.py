@@ -1,0 +1,41 @@
+"""Single-flight: concurrent callers for one key share one in-flight load.
+
+One task per key; every caller awaits it through ``asyncio.shield``, so a caller that is
+cancelled (a client gone) does not cancel the load for the others. The task is forgotten as soon
+as it finishes, successfully or not, so errors are never cached (as in async-lru).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class SingleFlight(Generic[T]):
+    def __init__(self) -> None:
+        self._flights: dict[str, asyncio.Task[T]] = {}
+        self.loads = 0
+        self.joins = 0
+
+    async def run(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        task = self._flights.get(key)
+        if task is None:
+            self.loads += 1
+            task = asyncio.ensure_future(load())
+            self._flights[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        else:
+            self.joins += 1
+        return await asyncio.shield(task)
+
+    def _forget(self, key: str, task: asyncio.Task[T]) -> None:
+        if self._flights.get(key) is task:
+            del self._flights[key]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: a failure with no waiter left is not "never retrieved"
+
+    def in_flight(self) -> int:
+        return len(self._flights)

@@ -1,0 +1,47 @@
+"""Object bytes for the media path: the body cache, single-flight loads, ranged streams.
+
+Objects up to the cache's per-object limit are loaded whole once (however many requests miss at
+the same moment) and kept in the byte-bounded LRU; a load that comes back short is an error and
+is never cached. Larger objects are streamed from storage, and only the bytes asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from cache.body_cache import BodyCache
+from cache.single_flight import SingleFlight
+from origin.errors import StorageError
+from origin.metadata import ImageRecord
+from origin.storage import ObjectStorage
+
+STREAM_CHUNK_BYTES = 256 * 1024
+
+
+class BodySource:
+    def __init__(self, storage: ObjectStorage, cache: BodyCache) -> None:
+        self.storage = storage
+        self.cache = cache
+        self.flights: SingleFlight[bytes] = SingleFlight()
+
+    def cacheable(self, record: ImageRecord) -> bool:
+        return self.cache.cacheable(record.size)
+
+    async def whole(self, record: ImageRecord) -> bytes:
+        body = self.cache.get(record.object_key)
+        if body is not None:
+            return body
+        return await self.flights.run(record.object_key, lambda: self._load(record))
+
+    async def _load(self, record: ImageRecord) -> bytes:
+        body = await self.storage.read(record.object_key)
+        if len(body) != record.size:
+            raise StorageError(f"{record.object_key}: got {len(body)} bytes, expected {record.size}")
+        self.cache.put(record.object_key, body)
+        return body
+
+    def stream(self, record: ImageRecord, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        return self.storage.stream(record.object_key, start=start, end=end, chunk_size=STREAM_CHUNK_BYTES)
+
+    def discard(self, record_key: str) -> None:
+        self.cache.discard(record_key)

@@ -1,0 +1,55 @@
+"""Metadata for the media path: a TTL memo in front of Redis, with single-flight misses.
+
+Each entry carries its response headers, built once, so a cache hit does no work but the
+precondition and range checks. Changes made through this instance call ``invalidate`` at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cache.single_flight import SingleFlight
+from cache.ttl_cache import TtlMemo
+from config import Settings
+from origin.media_headers import not_modified_headers, representation_headers
+from origin.metadata import ImageRecord, MetadataRepository
+
+
+@dataclass(frozen=True, slots=True)
+class MediaEntry:
+    record: ImageRecord
+    last_modified: int
+    headers: Mapping[str, str]
+    not_modified_headers: Mapping[str, str]
+
+
+def media_entry(record: ImageRecord, settings: Settings) -> MediaEntry:
+    headers = representation_headers(record, settings)
+    return MediaEntry(record, record.created_ms // 1000, headers, not_modified_headers(headers))
+
+
+class MediaCatalog:
+    def __init__(self, metadata: MetadataRepository, settings: Settings) -> None:
+        self.metadata = metadata
+        self.settings = settings
+        self.memo: TtlMemo[MediaEntry] = TtlMemo(settings.metadata_ttl_seconds)
+        self.flights: SingleFlight[MediaEntry | None] = SingleFlight()
+
+    async def entry(self, image_id: str) -> MediaEntry | None:
+        found, entry = self.memo.get(image_id)
+        if found:
+            return entry
+        return await self.flights.run(image_id, lambda: self._load(image_id))
+
+    async def _load(self, image_id: str) -> MediaEntry | None:
+        record = await self.metadata.get(image_id)
+        entry = None if record is None else media_entry(record, self.settings)
+        self.memo.put(image_id, entry)
+        return entry
+
+    def invalidate(self, image_id: str) -> None:
+        self.memo.discard(image_id)
+
+    def clear(self) -> None:
+        self.memo.clear()
