@@ -6,6 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
+import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -15,24 +18,78 @@ from auth.api_keys import InvalidUser, KeyStore
 from config import Settings, SettingsError, load_settings
 from config.settings import with_overrides
 from origin.app import create_app, open_redis, storage_context
-from origin.app_keys import SETTINGS, STORAGE
+from origin.app_keys import KEYS, SETTINGS, STORAGE
 from origin.dev_bootstrap import bootstrap_dev_user
+from origin.embedded_redis import EmbeddedRedis
 from origin.gc import collect_garbage
 
 
-def _serve(settings: Settings) -> int:
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed: a faster event loop for the same code."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def _run_worker(settings: Settings, *, reuse_port: bool, bootstrap: bool) -> None:
     app = create_app(settings)
-    if settings.redis_url is None:
+    if bootstrap:
         app.on_startup.append(bootstrap_dev_user)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     web.run_app(
         app,
         host=settings.host,
         port=settings.port,
+        reuse_port=reuse_port or None,
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         print=lambda line: print(line, flush=True),
+        loop=_event_loop(),
     )
-    return 0
+
+
+async def _bootstrap_once(settings: Settings) -> None:
+    app = web.Application()
+    app[SETTINGS] = settings
+    async with open_redis(settings) as redis:
+        app[KEYS] = KeyStore(redis)
+        await bootstrap_dev_user(app)
+
+
+def _serve(settings: Settings) -> int:
+    """One process, or ``workers`` processes sharing the port through SO_REUSEPORT."""
+    if settings.workers == 1:
+        _run_worker(settings, reuse_port=False, bootstrap=settings.redis_url is None)
+        return 0
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url is None:
+        # One embedded server for all workers, owned by this parent process.
+        embedded = EmbeddedRedis(settings.redis_dir)
+        asyncio.run(_bootstrap_once(with_overrides(settings, redis_url=embedded.start())))
+        settings = with_overrides(settings, redis_url=embedded.url)
+    context = multiprocessing.get_context("fork")
+    workers = [
+        context.Process(target=_run_worker, args=(settings,), kwargs={"reuse_port": True, "bootstrap": False})
+        for _ in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    try:
+        for worker in workers:
+            worker.join()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return max((worker.exitcode or 0) for worker in workers)
 
 
 async def _keys_create(settings: Settings, user: str, plan: str | None) -> int:
@@ -80,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the origin")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="processes sharing the port (default: PICORA_WORKERS or 1)")
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create the user if needed and print a new key")
     create.add_argument("--user", required=True)
@@ -99,7 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     if args.command == "serve":
-        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+        pairs = (("host", args.host), ("port", args.port), ("workers", args.workers))
+        overrides = {k: v for k, v in pairs if v is not None}
+        if overrides.get("workers", 1) < 1:
+            print("--workers must be at least 1", file=sys.stderr)
+            return 2
         return _serve(with_overrides(settings, **overrides) if overrides else settings)
     if args.command == "keys" and args.action == "create":
         return asyncio.run(_keys_create(settings, args.user, args.plan))

@@ -172,3 +172,30 @@ def test_invalid_configuration_is_reported_whole_and_exits_2(embedded_env: dict[
     assert result.returncode == 2
     assert "port" in result.stderr
     assert "storage" in result.stderr
+
+
+def test_workers_share_the_port_and_stop_together(embedded_env: dict[str, str]) -> None:
+    env = embedded_env | {"PICORA_WORKERS": "2", "PICORA_ACCESS_LOG": "off"}
+    server = Server(env)
+    try:
+        dev_key = server.wait_for(r"(sk_live_[A-Za-z0-9]{32})").group(1)
+        server.wait_healthy()
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(children) >= 2
+        upload = requests.post(
+            f"{server.base}/v1/images",
+            headers={"Authorization": f"Bearer {dev_key}"},
+            files={"file": ("a.png", images.png())},
+            timeout=10,
+        )
+        assert upload.status_code == 201
+        image_id = upload.json()["data"]["id"]
+        # Fresh connections are spread over the workers by the kernel; all must serve the image.
+        for _ in range(20):
+            assert requests.get(f"{server.base}/{image_id}.png", timeout=5).content == images.png()
+    finally:
+        assert server.stop() == 0
+    socket = Path(env["PICORA_DATA_DIR"]) / "redis"
+    assert subprocess.run(["pgrep", "-f", str(socket)], capture_output=True, check=False).returncode == 1
