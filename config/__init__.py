@@ -1,7 +1,7 @@
 """Settings: read once, validated once, frozen for the life of the process."""
 
+from config.plans import Plan
 from config.settings import (
-    Plan,
     S3Settings,
     Settings,
     SettingsError,

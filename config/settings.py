@@ -14,25 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from config.access import ENV_KEYS as ACCESS_ENV_KEYS
+from config.access import AccessSettings, read_access
+from config.plans import DEFAULT_PLANS, MIB, Plan, read_plans
+from config.reader import FieldReader
+
 StorageKind = Literal["fs", "s3"]
-
-MIB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What one plan allows a user: largest single file and total stored bytes."""
-
-    name: str
-    max_file_bytes: int
-    storage_bytes: int
-
-
-#: Built-in plans; a config file may override them or add more under ``[plans.NAME]``.
-DEFAULT_PLANS: dict[str, Plan] = {
-    "free": Plan("free", max_file_bytes=10 * MIB, storage_bytes=500 * MIB),
-    "pro": Plan("pro", max_file_bytes=50 * MIB, storage_bytes=100 * 1024 * MIB),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +58,7 @@ class Settings:
     metadata_ttl_seconds: float = 5.0
     browser_max_age: int = 3600
     cdn_max_age: int = 31_536_000
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def redis_dir(self) -> Path:
@@ -98,82 +86,6 @@ class SettingsError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-class _Reader:
-    """Collects values and errors from one merged mapping of raw settings."""
-
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        self.raw = raw
-        self.problems: list[str] = []
-
-    def text(self, key: str, default: str) -> str:
-        value = self.raw.get(key, default)
-        if not isinstance(value, str):
-            self.problems.append(f"{key}: expected a string, got {value!r}")
-            return default
-        return value
-
-    def optional_text(self, key: str) -> str | None:
-        value = self.raw.get(key)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            self.problems.append(f"{key}: expected a string, got {value!r}")
-            return None
-        return value
-
-    def integer(self, key: str, default: int, *, low: int, high: int | None = None) -> int:
-        value = self.raw.get(key, default)
-        try:
-            number = _as_int(value)
-        except ValueError:
-            self.problems.append(f"{key}: expected an integer, got {value!r}")
-            return default
-        if number < low or (high is not None and number > high):
-            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            self.problems.append(f"{key}: must be {bound}, got {number}")
-            return default
-        return number
-
-    def seconds(self, key: str, default: float, *, low: float, high: float) -> float:
-        value = self.raw.get(key, default)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.problems.append(f"{key}: expected a number of seconds, got {value!r}")
-            return default
-        if not low <= number <= high:
-            self.problems.append(f"{key}: must be between {low} and {high}, got {number}")
-            return default
-        return number
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw.get(key, default)
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-            return value.lower() in _TRUE
-        self.problems.append(f"{key}: expected on/off, got {value!r}")
-        return default
-
-    def check(self, condition: bool, problem: str) -> None:
-        if not condition:
-            self.problems.append(problem)
-
-
-def _as_int(value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError("boolean is not an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise ValueError(value)
 
 
 #: Environment variable -> flat settings key. Flat keys match the TOML file's top level.
@@ -209,35 +121,14 @@ def _flatten_file(document: Mapping[str, Any], problems: list[str]) -> dict[str,
     for key, value in document.items():
         if key == "plans":
             continue
-        if key == "s3" and isinstance(value, Mapping):
+        if key in ("s3", "jwt") and isinstance(value, Mapping):
             for sub, sub_value in value.items():
-                flat[f"s3_{sub}"] = sub_value
+                flat[f"{key}_{sub}"] = sub_value
         elif isinstance(value, Mapping):
             problems.append(f"{key}: unexpected table in config file")
         else:
             flat[key] = value
     return flat
-
-
-def _read_plans(document: Mapping[str, Any], problems: list[str]) -> dict[str, Plan]:
-    plans = dict(DEFAULT_PLANS)
-    tables = document.get("plans", {})
-    if not isinstance(tables, Mapping):
-        problems.append("plans: expected tables [plans.NAME]")
-        return plans
-    for name, table in tables.items():
-        if not isinstance(table, Mapping):
-            problems.append(f"plans.{name}: expected a table")
-            continue
-        base = plans.get(name, Plan(name, DEFAULT_PLANS["free"].max_file_bytes, 0))
-        reader = _Reader(table)
-        max_file = reader.integer("max_file_bytes", base.max_file_bytes, low=1)
-        storage = reader.integer("storage_bytes", base.storage_bytes, low=0)
-        unknown = set(table) - {"max_file_bytes", "storage_bytes"}
-        problems.extend(f"plans.{name}.{p}" for p in reader.problems)
-        problems.extend(f"plans.{name}.{key}: unknown setting" for key in sorted(unknown))
-        plans[name] = Plan(name, max_file_bytes=max_file, storage_bytes=storage)
-    return plans
 
 
 def _valid_http_url(url: str) -> bool:
@@ -268,11 +159,12 @@ def load_settings(
             problems.append(f"PICORA_CONFIG: {config_path} is not valid TOML: {exc}")
 
     raw = _flatten_file(document, problems)
-    raw.update({key: env[var] for var, key in _ENV_KEYS.items() if var in env})
-    known = set(_ENV_KEYS.values())
+    env_keys = _ENV_KEYS | ACCESS_ENV_KEYS
+    raw.update({key: env[var] for var, key in env_keys.items() if var in env})
+    known = set(env_keys.values())
     problems.extend(f"{key}: unknown setting in config file" for key in sorted(set(raw) - known))
 
-    r = _Reader(raw)
+    r = FieldReader(raw)
     port = r.integer("port", 8080, low=0, high=65535)
     storage = r.text("storage", "fs")
     r.check(storage in ("fs", "s3"), f"storage: must be 'fs' or 's3', got {storage!r}")
@@ -294,7 +186,7 @@ def load_settings(
     media_base_url = (r.optional_text("media_base_url") or f"http://localhost:{port}").rstrip("/")
     r.check(_valid_http_url(media_base_url), f"media_base_url: not an http(s) URL: {media_base_url}")
 
-    plans = _read_plans(document, problems)
+    plans = read_plans(document, problems)
     default_plan = r.text("default_plan", "free")
     r.check(default_plan in plans, f"default_plan: no plan named {default_plan!r}")
 
@@ -317,6 +209,7 @@ def load_settings(
         metadata_ttl_seconds=r.seconds("metadata_ttl_seconds", 5.0, low=0, high=3600),
         browser_max_age=r.integer("browser_max_age", 3600, low=0),
         cdn_max_age=r.integer("cdn_max_age", 31_536_000, low=0),
+        access=read_access(r),
     )
     problems = problems + r.problems
     if problems:

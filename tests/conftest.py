@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from config import S3Settings, Settings
-from config.settings import DEFAULT_PLANS, Plan, with_overrides
+from config.plans import DEFAULT_PLANS, Plan
+from config.settings import with_overrides
 from origin.app import create_app
 from origin.app_keys import KEYS
 from origin.storage.s3 import open_s3_client
@@ -23,7 +24,11 @@ from tests.servers import run_moto_server, run_redis_server
 
 AiohttpClient = Any  # pytest-aiohttp's factory fixture
 
-TEST_PLANS = {**DEFAULT_PLANS, "tiny": Plan("tiny", max_file_bytes=200_000, storage_bytes=300_000)}
+TEST_PLANS = {
+    **DEFAULT_PLANS,
+    "tiny": Plan("tiny", max_file_bytes=200_000, storage_bytes=300_000),
+    "limited": Plan("limited", 10**7, 10**8, uploads_per_minute=3, requests_per_minute=5),
+}
 
 
 @pytest.fixture(scope="session")
