@@ -10,15 +10,35 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from auth.api_keys import KeyStore
+from auth.hotlink import HotlinkStore
+from auth.jwt_sessions import JwtVerifier
+from auth.rate_limit import RateLimiter
+from auth.signing_keys import signing_keys
 from cache.body_cache import BodyCache
 from config import Settings
 from origin import media, ops
+from origin.api import access as access_api
 from origin.api import images as images_api
 from origin.api import usage as usage_api
-from origin.app_keys import BODIES, CATALOG, DELETIONS, IMAGES, KEYS, METADATA, REDIS, SETTINGS, STORAGE
+from origin.app_keys import (
+    BODIES,
+    CATALOG,
+    DELETIONS,
+    HOTLINK,
+    IMAGES,
+    JWT,
+    KEYS,
+    METADATA,
+    RATES,
+    REDIS,
+    SETTINGS,
+    SIGNING_KEYS,
+    STORAGE,
+)
 from origin.deletion_queue import DeletionQueue
 from origin.embedded_redis import EmbeddedRedis
 from origin.error_middleware import error_middleware
+from origin.hotlink_cache import HotlinkRulesCache
 from origin.image_service import ChangeListener, ImageService
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
@@ -75,6 +95,10 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[CATALOG] = MediaCatalog(app[METADATA], settings)
     app[BODIES] = BodySource(storage, BodyCache(settings.cache_bytes, settings.cache_max_object_bytes))
     app[IMAGES].listeners.append(local_invalidation(app))
+    app[JWT] = JwtVerifier(settings.access.jwt)
+    app[RATES] = RateLimiter(redis)
+    app[HOTLINK] = HotlinkRulesCache(HotlinkStore(redis), settings.metadata_ttl_seconds)
+    app[SIGNING_KEYS] = await signing_keys(redis, settings.access.signing_keys)
     retry = asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry")
     yield
     retry.cancel()
@@ -100,5 +124,6 @@ def create_app(settings: Settings) -> web.Application:
     ops.add_routes(app)
     usage_api.add_routes(app)
     images_api.add_routes(app)
+    access_api.add_routes(app)
     media.add_routes(app)
     return app

@@ -6,8 +6,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from auth.api_keys import KeyStore
+from auth.jwt_sessions import JwtVerifier
+from auth.rate_limit import RateLimiter
 from config import Settings
 from origin.deletion_queue import DeletionQueue
+from origin.hotlink_cache import HotlinkRulesCache
 from origin.image_service import ImageService
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
@@ -23,3 +26,8 @@ DELETIONS = web.AppKey("deletions", DeletionQueue)
 IMAGES = web.AppKey("images", ImageService)
 CATALOG = web.AppKey("catalog", MediaCatalog)
 BODIES = web.AppKey("bodies", BodySource)
+JWT = web.AppKey("jwt", JwtVerifier)
+RATES = web.AppKey("rates", RateLimiter)
+HOTLINK = web.AppKey("hotlink", HotlinkRulesCache)
+#: Signed-URL keys: the first signs, all verify.
+SIGNING_KEYS = web.AppKey("signing_keys", tuple[str, ...])

@@ -6,6 +6,7 @@ error body in the product has the same envelope.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,3 +86,16 @@ class StorageError(Exception):
 
 class ObjectMissing(StorageError):
     """The object is not in storage."""
+
+
+class Forbidden(ApiError):
+    status, code = 403, "FORBIDDEN"
+
+
+class RateLimited(ApiError):
+    status, code = 429, "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, math.ceil(retry_after)))})
+        kwargs.setdefault("details", {"retryAfterSeconds": max(1, math.ceil(retry_after))})
+        super().__init__(message, **kwargs)

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 
 from aiohttp import hdrs, web
 
-from origin.api.callers import optional_principal
 from origin.app_keys import BODIES, CATALOG
 from origin.envelope import error
-from origin.errors import NotFound, StorageError, Unauthorized
+from origin.errors import StorageError, Unauthorized
 from origin.http_semantics import (
     ByteRange,
     assemble,
@@ -29,6 +28,7 @@ from origin.http_semantics import (
     new_boundary,
 )
 from origin.intake.formats import BY_EXT
+from origin.media_access import PUBLIC, Grant, grant_access, not_found
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaEntry
 from origin.metadata import ImageRecord
@@ -36,24 +36,21 @@ from origin.metadata import ImageRecord
 log = logging.getLogger(__name__)
 
 MEDIA_PATH = r"/{image_id:[A-Za-z0-9_-]{11}}.{ext:[A-Za-z0-9]{1,8}}"
-#: A missing image may be remembered by the CDN briefly; ids are never reused, so this is safe.
-NOT_FOUND_CACHE_CONTROL = "public, max-age=60"
 _CONDITIONAL = (hdrs.IF_MATCH, hdrs.IF_NONE_MATCH, hdrs.IF_MODIFIED_SINCE, hdrs.IF_UNMODIFIED_SINCE)
 
 
-def _not_found() -> NotFound:
-    return NotFound("no such image", headers={"Cache-Control": NOT_FOUND_CACHE_CONTROL})
-
-
-async def authorize(request: web.Request, record: ImageRecord) -> None:
-    """Public: anyone. Private: the owner only; anonymous 401, anyone else 404 (existence hidden)."""
-    if record.is_public:
-        return
-    principal = await optional_principal(request)
-    if principal is None:
-        raise Unauthorized("this image is private")
-    if principal.user_id != record.owner:
-        raise _not_found()
+def _granted(entry: MediaEntry, grant: Grant) -> MediaEntry:
+    """The entry with the grant's caching headers (the plain public case costs nothing)."""
+    if grant is PUBLIC:
+        return entry
+    headers = dict(entry.headers)
+    not_modified = dict(entry.not_modified_headers)
+    for target in (headers, not_modified):
+        if grant.cache_control is not None:
+            target["Cache-Control"] = grant.cache_control
+        if grant.vary is not None:
+            target["Vary"] = grant.vary
+    return MediaEntry(entry.record, entry.last_modified, headers, not_modified)
 
 
 def _preconditions(request: web.Request, entry: MediaEntry) -> web.Response | None:
@@ -177,11 +174,16 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
     info = request.match_info
     image_id, ext = info["image_id"], info["ext"]
     if ext not in BY_EXT:
-        raise _not_found()
+        raise not_found()
     entry = await request.app[CATALOG].entry(image_id)
-    if entry is None or entry.record.ext != ext:
-        raise _not_found()
-    await authorize(request, entry.record)
+    if entry is None:
+        raise not_found()
+    if entry.record.ext != ext:
+        # A signed URL moved to another extension is a tampered signed URL, not a missing image.
+        if "sig" in request.query and not entry.record.is_public:
+            raise Unauthorized("this signed URL is not valid", code="INVALID_SIGNATURE")
+        raise not_found()
+    entry = _granted(entry, await grant_access(request, entry.record))
     early = _preconditions(request, entry)
     if early is not None:
         return early

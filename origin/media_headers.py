@@ -50,8 +50,6 @@ def representation_headers(record: ImageRecord, settings: Settings) -> dict[str,
         "Surrogate-Key": " ".join(tags),
         "Cache-Tag": ",".join(tags),
     }
-    if not record.is_public:
-        headers["Vary"] = "Authorization"
     if record.ext == "svg":
         headers["Content-Security-Policy"] = SVG_CSP
     return headers

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import unicodedata
-from typing import Any
 
 from aiohttp import web
 
-from origin.api.callers import require_principal
+from origin.api.bodies import json_object
+from origin.api.callers import caller
 from origin.api.views import image_view
 from origin.app_keys import IMAGES, METADATA, SETTINGS
 from origin.envelope import ok
@@ -45,7 +44,7 @@ def image_id_from(request: web.Request) -> str:
 
 
 async def upload(request: web.Request) -> web.Response:
-    principal = await require_principal(request)
+    principal = await caller(request, "upload")
     settings = request.app[SETTINGS]
     plan = settings.plan(principal.plan)
     check_declared_length(request, plan.max_file_bytes)
@@ -75,7 +74,7 @@ def _limit(raw: str | None) -> int:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    principal = await require_principal(request)
+    principal = await caller(request)
     query = request.query
     limit = _limit(query.get("limit"))
     tag = normalise_tag(query["tag"]) if query.get("tag") else None
@@ -87,25 +86,15 @@ async def list_images(request: web.Request) -> web.Response:
 
 
 async def get_image(request: web.Request) -> web.Response:
-    principal = await require_principal(request)
+    principal = await caller(request)
     record = await request.app[IMAGES].get(principal, image_id_from(request))
     return ok(image_view(record, request.app[SETTINGS].media_base_url))
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("the body must be a JSON object", code="INVALID_JSON") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object", code="INVALID_JSON")
-    return body
-
-
 async def patch_image(request: web.Request) -> web.Response:
-    principal = await require_principal(request)
+    principal = await caller(request)
     image_id = image_id_from(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     unknown = set(body) - {"tags", "isPublic"}
     if unknown:
         raise ValidationFailed(f"unknown fields: {', '.join(sorted(unknown))}; allowed: tags, isPublic")
@@ -118,7 +107,7 @@ async def patch_image(request: web.Request) -> web.Response:
 
 
 async def delete_image(request: web.Request) -> web.Response:
-    principal = await require_principal(request)
+    principal = await caller(request)
     record = await request.app[IMAGES].delete(principal, image_id_from(request))
     return ok({"id": record.id, "deleted": True})
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from origin.api.callers import require_principal
+from origin.api.callers import caller
 from origin.app_keys import METADATA, SETTINGS
 from origin.envelope import ok
 
 
 async def usage(request: web.Request) -> web.Response:
-    principal = await require_principal(request)
+    principal = await caller(request)
     plan = request.app[SETTINGS].plan(principal.plan)
     used = await request.app[METADATA].used_bytes(principal.user_id)
     return ok(

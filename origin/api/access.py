@@ -1,0 +1,58 @@
+"""``/v1/images/{id}/signed-url`` and ``/v1/settings/hotlink``: the owner's access controls."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from auth.hotlink import parse_rules
+from auth.signed_urls import rounded_expiry, signed_query
+from origin.api.bodies import json_object
+from origin.api.callers import caller
+from origin.api.images import image_id_from
+from origin.api.views import iso_utc
+from origin.app_keys import HOTLINK, IMAGES, SETTINGS, SIGNING_KEYS
+from origin.envelope import ok
+from origin.errors import ValidationFailed
+
+
+async def create_signed_url(request: web.Request) -> web.Response:
+    principal = await caller(request)
+    record = await request.app[IMAGES].get(principal, image_id_from(request))
+    access = request.app[SETTINGS].access
+    body = await json_object(request, optional=True)
+    unknown = set(body) - {"expiresIn"}
+    if unknown:
+        raise ValidationFailed(f"unknown fields: {', '.join(sorted(unknown))}; allowed: expiresIn")
+    expires_in = body.get("expiresIn", access.signed_url_default_seconds)
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+        raise ValidationFailed("expiresIn must be a whole number of seconds")
+    if not 1 <= expires_in <= access.signed_url_max_seconds:
+        raise ValidationFailed(f"expiresIn must be between 1 and {access.signed_url_max_seconds} seconds")
+    expires = rounded_expiry(time.time(), expires_in, access.signed_url_window_seconds)
+    path = f"/{record.object_key}"
+    query = signed_query(request.app[SIGNING_KEYS][0], path, expires)
+    url = f"{request.app[SETTINGS].media_base_url}{path}?{query}"
+    return ok({"url": url, "expiresAt": iso_utc(expires * 1000)})
+
+
+async def get_hotlink(request: web.Request) -> web.Response:
+    principal = await caller(request)
+    return ok((await request.app[HOTLINK].store.get(principal.user_id)).view())
+
+
+async def put_hotlink(request: web.Request) -> web.Response:
+    principal = await caller(request)
+    try:
+        rules = parse_rules(await json_object(request))
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), code="INVALID_HOTLINK_RULES") from exc
+    await request.app[HOTLINK].put(principal.user_id, rules)
+    return ok(rules.view())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/images/{image_id}/signed-url", create_signed_url)
+    app.router.add_get("/v1/settings/hotlink", get_hotlink)
+    app.router.add_put("/v1/settings/hotlink", put_hotlink)
