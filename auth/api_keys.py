@@ -13,9 +13,8 @@ import secrets
 import string
 import time
 
-from redis.asyncio import Redis
-
 from auth.principal import Principal
+from origin.redis_client import RedisClient
 from origin.redis_text import text
 
 KEY_PREFIX = "sk_live_"
@@ -52,7 +51,7 @@ class InvalidUser(ValueError):
 class KeyStore:
     """Create users, issue and revoke keys, resolve a key to its principal."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
 
     async def ensure_user(self, user_id: str, plan: str) -> None:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
-
+from origin.redis_client import RedisClient
 from origin.redis_text import text
 
 MAX_DOMAINS = 50
@@ -87,7 +86,7 @@ def _key(owner: str) -> str:
 
 
 class HotlinkStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
 
     async def get(self, owner: str) -> HotlinkRules:

@@ -6,7 +6,7 @@ own clock so every instance agrees. Over the limit, the caller learns how long t
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from origin.redis_client import RedisClient
 
 _TAKE = """
 local capacity = tonumber(ARGV[1])
@@ -32,7 +32,7 @@ return {allowed, wait}
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self._take = redis.register_script(_TAKE)
 
     async def take(self, user_id: str, bucket: str, per_minute: int) -> float:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 
-from redis.asyncio import Redis
-
+from origin.redis_client import RedisClient
 from origin.redis_text import text
 
 GENERATED_KEY = "config:signing-key"
 
 
-async def signing_keys(redis: Redis, configured: tuple[str, ...]) -> tuple[str, ...]:
+async def signing_keys(redis: RedisClient, configured: tuple[str, ...]) -> tuple[str, ...]:
     """The configured keys; with none, a random key made once and shared by every instance."""
     if configured:
         return configured

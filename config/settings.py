@@ -137,7 +137,7 @@ def _valid_http_url(url: str) -> bool:
 
 
 def _valid_redis_url(url: str) -> bool:
-    return urlsplit(url).scheme in {"redis", "rediss", "unix"}
+    return urlsplit(url).scheme in {"redis", "rediss", "unix", "redis+cluster", "redis+sentinel"}
 
 
 def load_settings(
@@ -182,7 +182,10 @@ def load_settings(
         r.check(_valid_http_url(s3.endpoint_url), f"s3_endpoint_url: not an http(s) URL: {s3.endpoint_url}")
     redis_url = r.optional_text("redis_url")
     if redis_url is not None:
-        r.check(_valid_redis_url(redis_url), f"redis_url: expected redis://, rediss:// or unix://: {redis_url}")
+        r.check(
+            _valid_redis_url(redis_url),
+            f"redis_url: expected redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://: {redis_url}",
+        )
     media_base_url = (r.optional_text("media_base_url") or f"http://localhost:{port}").rstrip("/")
     r.check(_valid_http_url(media_base_url), f"media_base_url: not an http(s) URL: {media_base_url}")
 

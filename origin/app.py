@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from auth.api_keys import KeyStore
 from auth.hotlink import HotlinkStore
@@ -36,37 +35,18 @@ from origin.app_keys import (
     STORAGE,
 )
 from origin.deletion_queue import DeletionQueue
-from origin.embedded_redis import EmbeddedRedis
 from origin.error_middleware import error_middleware
 from origin.hotlink_cache import HotlinkRulesCache
 from origin.image_service import ChangeListener, ImageService
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
 from origin.metadata import ImageRecord, MetadataRepository
+from origin.redis_client import open_redis
 from origin.storage.filesystem import FilesystemStorage
 from origin.storage.s3 import S3Storage, open_s3_client
 
 #: How often every instance retries storage deletes that failed.
 DELETION_RETRY_SECONDS = 30.0
-
-
-@contextlib.asynccontextmanager
-async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
-    """A client for ``PICORA_REDIS_URL``, or for the embedded server (started if needed)."""
-    embedded: EmbeddedRedis | None = None
-    url = settings.redis_url
-    if url is None:
-        embedded = EmbeddedRedis(settings.redis_dir)
-        url = await asyncio.to_thread(embedded.start)
-    client = Redis.from_url(
-        url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
-    )
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
 
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from auth.api_keys import KeyStore
 from auth.jwt_sessions import JwtVerifier
@@ -15,10 +14,11 @@ from origin.image_service import ImageService
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
 from origin.metadata import MetadataRepository
+from origin.redis_client import RedisClient
 from origin.storage import ObjectStorage
 
 SETTINGS = web.AppKey("settings", Settings)
-REDIS = web.AppKey("redis", Redis)
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 STORAGE = web.AppKey("storage", ObjectStorage)
 METADATA = web.AppKey("metadata", MetadataRepository)
 KEYS = web.AppKey("keys", KeyStore)

@@ -17,11 +17,12 @@ from aiohttp import web
 from auth.api_keys import InvalidUser, KeyStore
 from config import Settings, SettingsError, load_settings
 from config.settings import with_overrides
-from origin.app import create_app, open_redis, storage_context
+from origin.app import create_app, storage_context
 from origin.app_keys import KEYS, SETTINGS, STORAGE
 from origin.dev_bootstrap import bootstrap_dev_user
 from origin.embedded_redis import EmbeddedRedis
 from origin.gc import collect_garbage
+from origin.redis_client import open_redis
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:

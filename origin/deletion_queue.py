@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from origin import redis_keys as rk
 from origin.errors import StorageError
+from origin.redis_client import RedisClient
 from origin.redis_text import text_list
 from origin.storage import ObjectStorage
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class DeletionQueue:
     """Enqueue failed deletes; ``drain`` retries them (``run`` does so periodically)."""
 
-    def __init__(self, redis: Redis, storage: ObjectStorage) -> None:
+    def __init__(self, redis: RedisClient, storage: ObjectStorage) -> None:
         self.redis = redis
         self.storage = storage
 

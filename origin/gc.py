@@ -10,10 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from redis.asyncio import Redis
-
 from origin.deletion_queue import DeletionQueue
 from origin.metadata import MetadataRepository
+from origin.redis_client import RedisClient
 from origin.storage import ObjectStorage
 
 
@@ -29,7 +28,7 @@ class GcReport:
 
 
 async def _release_stale_reservations(
-    redis: Redis, metadata: MetadataRepository, cutoff: float, report: GcReport
+    redis: RedisClient, metadata: MetadataRepository, cutoff: float, report: GcReport
 ) -> None:
     async for key in redis.scan_iter(match="pending:{*}", count=500):
         owner = key[len("pending:{") : -1]
@@ -58,7 +57,7 @@ async def _delete_orphans(
 
 
 async def collect_garbage(
-    redis: Redis, storage: ObjectStorage, *, grace_seconds: float, now: float | None = None
+    redis: RedisClient, storage: ObjectStorage, *, grace_seconds: float, now: float | None = None
 ) -> GcReport:
     """Release abandoned reservations, delete orphan objects, retry queued deletes."""
     cutoff = (time.time() if now is None else now) - grace_seconds

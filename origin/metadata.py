@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from origin import redis_keys as rk
 from origin.errors import BadRequest, QuotaExceeded
 from origin.ids import new_image_id
+from origin.redis_client import RedisClient
 from origin.redis_text import text, text_dict, text_list
 
 
@@ -154,7 +153,7 @@ class ConcurrentChange(Exception):
 class MetadataRepository:
     """Image records, listings and quota, all in Redis."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
         self._reserve = redis.register_script(_RESERVE)
         self._release = redis.register_script(_RELEASE)
