@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 from jwt.algorithms import get_default_algorithms
 
-from config.reader import FieldReader
+from config.reader import FieldReader, string_list
 
 #: A deployment accepts one family only: a token can never pick a weaker or confusable one.
 ALGORITHM_FAMILIES: dict[str, frozenset[str]] = {
@@ -69,18 +69,6 @@ ENV_KEYS: dict[str, str] = {
 }
 
 
-def _string_list(r: FieldReader, key: str) -> tuple[str, ...]:
-    value = r.raw.get(key)
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    r.problems.append(f"{key}: expected a comma-separated string or a list of strings")
-    return ()
-
-
 def _public_keys(r: FieldReader) -> dict[str, str]:
     value: Any = r.raw.get("jwt_public_keys")
     if value is None or value == "":
@@ -121,7 +109,7 @@ def _check_jwt(r: FieldReader, settings: JwtSettings) -> None:
 
 def read_access(r: FieldReader) -> AccessSettings:
     jwt_settings = JwtSettings(
-        algorithms=_string_list(r, "jwt_algorithms") or ("HS256",),
+        algorithms=string_list(r, "jwt_algorithms") or ("HS256",),
         secret=r.optional_text("jwt_secret"),
         public_keys=_public_keys(r),
         issuer=r.optional_text("jwt_issuer"),
@@ -130,7 +118,7 @@ def read_access(r: FieldReader) -> AccessSettings:
         cookie_name=r.text("jwt_cookie_name", "picora_session"),
     )
     _check_jwt(r, jwt_settings)
-    signing_keys = _string_list(r, "signing_keys")
+    signing_keys = string_list(r, "signing_keys")
     for index, key in enumerate(signing_keys):
         r.check(len(key.encode()) >= MIN_SECRET_BYTES, f"signing_keys[{index}]: must be at least 32 bytes")
     max_seconds = r.integer("signed_url_max_seconds", 7 * 86400, low=60)

@@ -79,3 +79,15 @@ def as_int(value: object) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     raise ValueError(value)
+
+
+def string_list(r: FieldReader, key: str) -> tuple[str, ...]:
+    value = r.raw.get(key)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    r.problems.append(f"{key}: expected a comma-separated string or a list of strings")
+    return ()

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 from config.access import ENV_KEYS as ACCESS_ENV_KEYS
 from config.access import AccessSettings, read_access
 from config.plans import DEFAULT_PLANS, MIB, Plan, read_plans
-from config.reader import FieldReader
+from config.purge import ENV_KEYS as PURGE_ENV_KEYS
+from config.purge import PurgeSettings, read_purge
+from config.reader import FieldReader, string_list
 
 StorageKind = Literal["fs", "s3"]
 
@@ -59,6 +61,7 @@ class Settings:
     browser_max_age: int = 3600
     cdn_max_age: int = 31_536_000
     access: AccessSettings = field(default_factory=AccessSettings)
+    purge: PurgeSettings = field(default_factory=PurgeSettings)
 
     @property
     def redis_dir(self) -> Path:
@@ -159,7 +162,7 @@ def load_settings(
             problems.append(f"PICORA_CONFIG: {config_path} is not valid TOML: {exc}")
 
     raw = _flatten_file(document, problems)
-    env_keys = _ENV_KEYS | ACCESS_ENV_KEYS
+    env_keys = _ENV_KEYS | ACCESS_ENV_KEYS | PURGE_ENV_KEYS
     raw.update({key: env[var] for var, key in env_keys.items() if var in env})
     known = set(env_keys.values())
     problems.extend(f"{key}: unknown setting in config file" for key in sorted(set(raw) - known))
@@ -213,6 +216,7 @@ def load_settings(
         browser_max_age=r.integer("browser_max_age", 3600, low=0),
         cdn_max_age=r.integer("cdn_max_age", 31_536_000, low=0),
         access=read_access(r),
+        purge=read_purge(r, string_list(r, "purge_secrets")),
     )
     problems = problems + r.problems
     if problems:

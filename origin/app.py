@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
+import aiohttp
 from aiohttp import web
 
 from auth.api_keys import KeyStore
@@ -18,13 +19,17 @@ from config import Settings
 from origin import media, ops
 from origin.api import access as access_api
 from origin.api import images as images_api
+from origin.api import purge as purge_api
 from origin.api import usage as usage_api
+from origin.api.views import media_url
 from origin.app_keys import (
     BODIES,
     CATALOG,
+    CDN_PURGER,
     DELETIONS,
     HOTLINK,
     IMAGES,
+    INVALIDATION,
     JWT,
     KEYS,
     METADATA,
@@ -34,12 +39,15 @@ from origin.app_keys import (
     SIGNING_KEYS,
     STORAGE,
 )
+from origin.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
 from origin.deletion_queue import DeletionQueue
 from origin.error_middleware import error_middleware
 from origin.hotlink_cache import HotlinkRulesCache
 from origin.image_service import ChangeListener, ImageService
+from origin.invalidation import Invalidation, InvalidationBus
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
+from origin.media_headers import purge_tags
 from origin.metadata import ImageRecord, MetadataRepository
 from origin.redis_client import open_redis
 from origin.storage.filesystem import FilesystemStorage
@@ -74,36 +82,90 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[IMAGES] = ImageService(settings, app[METADATA], storage, app[DELETIONS])
     app[CATALOG] = MediaCatalog(app[METADATA], settings)
     app[BODIES] = BodySource(storage, BodyCache(settings.cache_bytes, settings.cache_max_object_bytes))
-    app[IMAGES].listeners.append(local_invalidation(app))
     app[JWT] = JwtVerifier(settings.access.jwt)
     app[RATES] = RateLimiter(redis)
     app[HOTLINK] = HotlinkRulesCache(HotlinkStore(redis), settings.metadata_ttl_seconds)
     app[SIGNING_KEYS] = await signing_keys(redis, settings.access.signing_keys)
-    retry = asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry")
+    app[INVALIDATION] = InvalidationBus(redis, apply_invalidation(app), clear_caches(app))
+    app[IMAGES].listeners.extend([fan_out_changes(app), purge_cdn_on_change(app)])
+    tasks = [
+        asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry"),
+        asyncio.create_task(app[INVALIDATION].run(), name="invalidation-subscriber"),
+    ]
     yield
-    retry.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await retry
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
-def local_invalidation(app: web.Application) -> ChangeListener:
-    """A change made through this instance takes effect on it at once."""
+async def cdn_context(app: web.Application) -> AsyncIterator[None]:
+    """The outbound CDN client and the purge queue's worker (every instance runs one)."""
+    settings = app[SETTINGS].purge
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        client: CdnClient | None = None
+        if settings.cdn == "webhook" and settings.cdn_url and settings.outbound_secret:
+            client = WebhookCdn(session, settings.cdn_url, settings.outbound_secret)
+        elif settings.cdn == "cloudflare":
+            client = CloudflareCdn(session, settings)
+        app[CDN_PURGER] = CdnPurger(app[REDIS], client, settings)
+        worker = asyncio.create_task(app[CDN_PURGER].run(), name="cdn-purge")
+        yield
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
 
-    async def invalidate(record: ImageRecord) -> None:
-        app[CATALOG].invalidate(record.id)
-        app[BODIES].discard(record.object_key)
 
-    return invalidate
+def apply_invalidation(app: web.Application) -> Callable[[Invalidation], None]:
+    def apply(message: Invalidation) -> None:
+        for image_id in message.ids:
+            app[CATALOG].invalidate(image_id)
+            app[BODIES].discard_id(image_id)
+        for owner in message.owners:
+            app[HOTLINK].invalidate(owner)
+
+    return apply
+
+
+def clear_caches(app: web.Application) -> Callable[[], None]:
+    def clear() -> None:
+        app[CATALOG].clear()
+        app[BODIES].cache.clear()
+        app[HOTLINK].clear()
+
+    return clear
+
+
+def fan_out_changes(app: web.Application) -> ChangeListener:
+    """A change takes effect here at once and on every other instance as soon as it hears of it."""
+
+    async def publish(before: ImageRecord, after: ImageRecord | None) -> None:
+        await app[INVALIDATION].publish(ids=[before.id])
+
+    return publish
+
+
+def purge_cdn_on_change(app: web.Application) -> ChangeListener:
+    """The CDN must forget an image that was deleted or made private; other changes keep its bytes."""
+
+    async def purge(before: ImageRecord, after: ImageRecord | None) -> None:
+        if after is None or (before.is_public and not after.is_public):
+            base = app[SETTINGS].media_base_url
+            await app[CDN_PURGER].enqueue([media_url(before, base)], purge_tags(before))
+
+    return purge
 
 
 def create_app(settings: Settings) -> web.Application:
     """Build the origin for ``settings``; resources open when the app starts."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([redis_context, storage_context, services_context])
+    app.cleanup_ctx.extend([redis_context, storage_context, services_context, cdn_context])
     ops.add_routes(app)
     usage_api.add_routes(app)
     images_api.add_routes(app)
     access_api.add_routes(app)
+    purge_api.add_routes(app)
     media.add_routes(app)
     return app

@@ -8,9 +8,11 @@ from auth.api_keys import KeyStore
 from auth.jwt_sessions import JwtVerifier
 from auth.rate_limit import RateLimiter
 from config import Settings
+from origin.cdn_purge import CdnPurger
 from origin.deletion_queue import DeletionQueue
 from origin.hotlink_cache import HotlinkRulesCache
 from origin.image_service import ImageService
+from origin.invalidation import InvalidationBus
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
 from origin.metadata import MetadataRepository
@@ -29,5 +31,7 @@ BODIES = web.AppKey("bodies", BodySource)
 JWT = web.AppKey("jwt", JwtVerifier)
 RATES = web.AppKey("rates", RateLimiter)
 HOTLINK = web.AppKey("hotlink", HotlinkRulesCache)
+INVALIDATION = web.AppKey("invalidation", InvalidationBus)
+CDN_PURGER = web.AppKey("cdn_purger", CdnPurger)
 #: Signed-URL keys: the first signs, all verify.
 SIGNING_KEYS = web.AppKey("signing_keys", tuple[str, ...])

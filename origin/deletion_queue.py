@@ -13,6 +13,7 @@ import logging
 from redis.exceptions import RedisError
 
 from origin import redis_keys as rk
+from origin.background import stop_if_cancelled
 from origin.errors import StorageError
 from origin.redis_client import RedisClient
 from origin.redis_text import text_list
@@ -51,6 +52,7 @@ class DeletionQueue:
     async def run(self, interval: float) -> None:
         """Background loop for the app's lifetime."""
         while True:
+            stop_if_cancelled()
             with contextlib.suppress(RedisError, StorageError):
                 await self.drain()
             await asyncio.sleep(interval)

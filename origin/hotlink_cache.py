@@ -24,10 +24,6 @@ class HotlinkRulesCache:
         self.memo.put(owner, rules)
         return rules
 
-    async def put(self, owner: str, rules: HotlinkRules) -> None:
-        await self.store.put(owner, rules)
-        self.memo.discard(owner)
-
     def invalidate(self, owner: str) -> None:
         self.memo.discard(owner)
 

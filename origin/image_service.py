@@ -26,8 +26,8 @@ from origin.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
 
-#: Called with the old record whenever an image changes or disappears (cache invalidation).
-ChangeListener = Callable[[ImageRecord], Awaitable[None]]
+#: Called with (before, after) whenever an image changes, after None when it was deleted.
+ChangeListener = Callable[[ImageRecord, ImageRecord | None], Awaitable[None]]
 
 
 class ImageService:
@@ -46,9 +46,9 @@ class ImageService:
         self.deletions = deletions
         self.listeners: list[ChangeListener] = []
 
-    async def _changed(self, record: ImageRecord) -> None:
+    async def _changed(self, before: ImageRecord, after: ImageRecord | None) -> None:
         for listener in self.listeners:
-            await listener(record)
+            await listener(before, after)
 
     async def create(
         self,
@@ -111,17 +111,17 @@ class ImageService:
     async def update(
         self, principal: Principal, image_id: str, *, tags: Sequence[str] | None, is_public: bool | None
     ) -> ImageRecord:
-        record = await self.metadata.update(principal.user_id, image_id, tags=tags, is_public=is_public)
-        if record is None:
+        change = await self.metadata.update(principal.user_id, image_id, tags=tags, is_public=is_public)
+        if change is None:
             raise NotFound("no such image")
-        await self._changed(record)
-        return record
+        await self._changed(*change)
+        return change[1]
 
     async def delete(self, principal: Principal, image_id: str) -> ImageRecord:
         record = await self.metadata.delete(principal.user_id, image_id)
         if record is None:
             raise NotFound("no such image")
-        await self._changed(record)
+        await self._changed(record, None)
         try:
             await self.storage.delete(record.object_key)
         except StorageError as exc:

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from cache.body_cache import BodyCache
 from cache.single_flight import SingleFlight
 from origin.errors import StorageError
+from origin.intake.formats import BY_EXT
 from origin.metadata import ImageRecord
 from origin.storage import ObjectStorage
 
@@ -43,5 +44,7 @@ class BodySource:
     def stream(self, record: ImageRecord, start: int, end: int) -> AsyncGenerator[bytes, None]:
         return self.storage.stream(record.object_key, start=start, end=end, chunk_size=STREAM_CHUNK_BYTES)
 
-    def discard(self, record_key: str) -> None:
-        self.cache.discard(record_key)
+    def discard_id(self, image_id: str) -> None:
+        """Drop an image's body whatever its extension (a purge names ids, not object keys)."""
+        for ext in BY_EXT:
+            self.cache.discard(f"{image_id}.{ext}")

@@ -219,8 +219,8 @@ class MetadataRepository:
 
     async def update(
         self, owner: str, image_id: str, *, tags: Sequence[str] | None, is_public: bool | None
-    ) -> ImageRecord | None:
-        """Change tags and/or visibility; None when the image is not there."""
+    ) -> tuple[ImageRecord, ImageRecord] | None:
+        """Change tags and/or visibility: (before, after), or None when the image is not there."""
         for _ in range(10):
             current = await self.get_owned(owner, image_id)
             if current is None:
@@ -238,7 +238,8 @@ class MetadataRepository:
             if outcome == 0:
                 return None
             if outcome == 1:
-                return replace(current, tags=new_tags, is_public=current.is_public if is_public is None else is_public)
+                after = replace(current, tags=new_tags, is_public=current.is_public if is_public is None else is_public)
+                return current, after
         raise ConcurrentChange(image_id)
 
     async def delete(self, owner: str, image_id: str) -> ImageRecord | None:

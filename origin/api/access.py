@@ -12,7 +12,7 @@ from origin.api.bodies import json_object
 from origin.api.callers import caller
 from origin.api.images import image_id_from
 from origin.api.views import iso_utc
-from origin.app_keys import HOTLINK, IMAGES, SETTINGS, SIGNING_KEYS
+from origin.app_keys import HOTLINK, IMAGES, INVALIDATION, SETTINGS, SIGNING_KEYS
 from origin.envelope import ok
 from origin.errors import ValidationFailed
 
@@ -26,6 +26,8 @@ async def create_signed_url(request: web.Request) -> web.Response:
     if unknown:
         raise ValidationFailed(f"unknown fields: {', '.join(sorted(unknown))}; allowed: expiresIn")
     expires_in = body.get("expiresIn", access.signed_url_default_seconds)
+    if isinstance(expires_in, float) and expires_in.is_integer():
+        expires_in = int(expires_in)  # JSON has one number type: 600.0 is the whole number 600
     if isinstance(expires_in, bool) or not isinstance(expires_in, int):
         raise ValidationFailed("expiresIn must be a whole number of seconds")
     if not 1 <= expires_in <= access.signed_url_max_seconds:
@@ -48,7 +50,8 @@ async def put_hotlink(request: web.Request) -> web.Response:
         rules = parse_rules(await json_object(request))
     except ValueError as exc:
         raise ValidationFailed(str(exc), code="INVALID_HOTLINK_RULES") from exc
-    await request.app[HOTLINK].put(principal.user_id, rules)
+    await request.app[HOTLINK].store.put(principal.user_id, rules)
+    await request.app[INVALIDATION].publish(owners=[principal.user_id])
     return ok(rules.view())
 
 

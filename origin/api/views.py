@@ -13,10 +13,14 @@ def iso_utc(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def media_url(record: ImageRecord, media_base_url: str) -> str:
+    return f"{media_base_url}/{record.object_key}"
+
+
 def image_view(record: ImageRecord, media_base_url: str) -> dict[str, Any]:
     return {
         "id": record.id,
-        "url": f"{media_base_url}/{record.object_key}",
+        "url": media_url(record, media_base_url),
         "filename": record.filename,
         "sizeBytes": record.size,
         "isPublic": record.is_public,

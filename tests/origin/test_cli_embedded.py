@@ -6,10 +6,7 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,55 +14,8 @@ import pytest
 import requests
 
 from tests import images
+from tests.processes import CLI, Server
 from tests.servers import free_port
-
-CLI = [sys.executable, "-m", "origin.cli"]
-
-
-class Server:
-    """``picora-origin serve`` in a subprocess, with what it printed so far."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.port = int(env["PICORA_PORT"])
-        self.process = subprocess.Popen(
-            [*CLI, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self.output: list[str] = []
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"{pattern!r} never printed; output:\n{''.join(self.output)}")
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise AssertionError("never healthy")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
 
 
 @pytest.fixture
