@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -85,3 +86,53 @@ def run_moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop(process)
+
+
+def cluster_port() -> int:
+    """A free port whose cluster-bus port (port + 10000) is free and valid too."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 50000)
+        try:
+            with socket.socket() as first, socket.socket() as bus:
+                first.bind(("127.0.0.1", port))
+                bus.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+@contextlib.contextmanager
+def run_redis_cluster(workdir: Path, masters: int = 3) -> Iterator[str]:
+    """A real Redis Cluster of ``masters`` redis-server processes, joined with ``redis-cli --cluster``."""
+    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli is None:
+        raise RuntimeError("redis-server and redis-cli are required; .ci/run installs redis-server")
+    ports = [cluster_port() for _ in range(masters)]
+    processes = []
+    try:
+        for port in ports:
+            node_dir = workdir / str(port)
+            node_dir.mkdir()
+            args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                    "--cluster-config-file", "nodes.conf", "--dir", str(node_dir), "--save", ""]  # fmt: skip
+            processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+        for port in ports:
+            wait_for_port(port)
+        subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports), "--cluster-replicas", "0",
+             "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        client = redis.Redis(port=ports[0], decode_responses=True)
+        deadline = time.monotonic() + 30
+        while client.cluster("INFO").get("cluster_state") != "ok":
+            if time.monotonic() > deadline:
+                raise RuntimeError("cluster never reached cluster_state:ok")
+            time.sleep(0.1)
+        client.close()
+        yield f"redis+cluster://{','.join(f'127.0.0.1:{port}' for port in ports)}"
+    finally:
+        for process in processes:
+            _stop(process)
