@@ -136,3 +136,25 @@ def run_redis_cluster(workdir: Path, masters: int = 3) -> Iterator[str]:
     finally:
         for process in processes:
             _stop(process)
+
+
+@contextlib.contextmanager
+def run_redis_sentinel(workdir: Path, master_url: str) -> Iterator[str]:
+    """A real Sentinel watching the redis-server at ``master_url`` as ``mymaster``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed; .ci/run installs it with apt-get")
+    master_port = master_url.rsplit(":", 1)[1].split("/")[0]
+    port = free_port()
+    config = workdir / "sentinel.conf"
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+        f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\n"
+        "sentinel down-after-milliseconds mymaster 5000\n"
+    )
+    process = subprocess.Popen([binary, str(config), "--sentinel"], stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"redis+sentinel://127.0.0.1:{port}/mymaster"
+    finally:
+        _stop(process)
