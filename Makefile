@@ -37,3 +37,8 @@ gc: $(VENV)/.runtime  ## release abandoned upload reservations and delete orphan
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: fuzz
+fuzz: $(VENV)/.dev  ## schemathesis against a live origin with a bigger budget and a fresh seed
+	PICORA_FUZZ_EXAMPLES=$${PICORA_FUZZ_EXAMPLES:-200} PICORA_FUZZ_SEED=$${PICORA_FUZZ_SEED:-$$(date +%s)} \
+		$(BIN)/pytest -q -s -p no:cacheprovider tests/origin/test_openapi_fuzz.py

@@ -19,6 +19,7 @@ from config import Settings
 from origin import media, ops
 from origin.api import access as access_api
 from origin.api import images as images_api
+from origin.api import openapi as openapi_api
 from origin.api import purge as purge_api
 from origin.api import usage as usage_api
 from origin.api.views import media_url
@@ -166,6 +167,7 @@ def create_app(settings: Settings) -> web.Application:
     usage_api.add_routes(app)
     images_api.add_routes(app)
     access_api.add_routes(app)
+    openapi_api.add_routes(app)
     purge_api.add_routes(app)
     media.add_routes(app)
     return app

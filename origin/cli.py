@@ -1,4 +1,4 @@
-"""``picora-origin``: serve, manage API keys, collect garbage."""
+"""``picora-origin``: serve, manage API keys, collect garbage, and use the API as a client."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from config import Settings, SettingsError, load_settings
 from config.settings import with_overrides
 from origin.app import create_app, storage_context
 from origin.app_keys import KEYS, SETTINGS, STORAGE
+from origin.client import commands as client_commands
 from origin.dev_bootstrap import bootstrap_dev_user
 from origin.embedded_redis import EmbeddedRedis
 from origin.gc import collect_garbage
@@ -147,11 +148,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key")
     gc = commands.add_parser("gc", help="release abandoned reservations and delete orphan objects")
     gc.add_argument("--grace", type=float, help="seconds an upload may take (default: upload_grace_seconds)")
+    client_commands.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in client_commands.COMMANDS:
+        return client_commands.run(args)
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from origin import redis_keys as rk
-from origin.errors import BadRequest, QuotaExceeded
+from origin.errors import BadRequest, QuotaExceeded, ServiceUnavailable
 from origin.ids import new_image_id
 from origin.redis_client import RedisClient
 from origin.redis_text import text, text_dict, text_list
@@ -146,8 +146,11 @@ def decode_cursor(cursor: str) -> str:
     return member
 
 
-class ConcurrentChange(Exception):
-    """The record changed between read and write too many times in a row."""
+class ConcurrentChange(ServiceUnavailable):
+    """The record changed between read and write too many times in a row: retry shortly."""
+
+    def __init__(self, image_id: str) -> None:
+        super().__init__(f"image {image_id} is changing concurrently; retry", retry_after=1)
 
 
 class MetadataRepository:
