@@ -37,5 +37,12 @@ class SingleFlight(Generic[T]):
         if not task.cancelled():
             task.exception()  # mark retrieved: a failure with no waiter left is not "never retrieved"
 
+    def forget(self, key: str) -> None:
+        """Later callers start a new load; callers already waiting keep the old one."""
+        self._flights.pop(key, None)
+
+    def forget_all(self) -> None:
+        self._flights.clear()
+
     def in_flight(self) -> int:
         return len(self._flights)

@@ -132,7 +132,7 @@ def apply_invalidation(app: web.Application) -> Callable[[Invalidation], None]:
 def clear_caches(app: web.Application) -> Callable[[], None]:
     def clear() -> None:
         app[CATALOG].clear()
-        app[BODIES].cache.clear()
+        app[BODIES].clear()
         app[HOTLINK].clear()
 
     return clear

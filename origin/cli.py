@@ -45,6 +45,7 @@ def _run_worker(settings: Settings, *, reuse_port: bool, bootstrap: bool) -> Non
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port or None,
+        backlog=1024,  # aiohttp's 128 overflows when a CDN opens hundreds of connections at once
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         print=lambda line: print(line, flush=True),
         loop=_event_loop(),

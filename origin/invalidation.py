@@ -79,7 +79,9 @@ class InvalidationBus:
             heard = time.monotonic()
             while True:
                 stop_if_cancelled()
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                # Every reply counts as a sign of life. Subscribe confirmations are not ignored
+                # here because redis-py, with decode_responses, misreads a PONG as one of them.
+                message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
                 now = time.monotonic()
                 if message is not None:
                     heard = now

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from aiohttp import hdrs, web
 
@@ -57,6 +57,13 @@ def _preconditions(request: web.Request, entry: MediaEntry) -> web.Response | No
     headers = request.headers
     if not any(name in headers for name in _CONDITIONAL):
         return None
+    if (
+        headers.get(hdrs.IF_NONE_MATCH) == entry.record.etag
+        and hdrs.IF_MATCH not in headers
+        and hdrs.IF_UNMODIFIED_SINCE not in headers
+    ):
+        # The CDN's usual revalidation, decided without parsing (steps 1-2 absent, step 3 matches).
+        return web.Response(status=304, headers=entry.not_modified_headers)
     outcome = evaluate_preconditions(
         request.method,
         if_match=headers.get(hdrs.IF_MATCH),
@@ -136,30 +143,56 @@ async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[Byte
             layout = multipart_byteranges(ranges, size=record.size, content_type=record.content_type, boundary=boundary)
             response.content_length = layout.content_length
             plan, epilogue = list(layout.parts), layout.epilogue
-    await response.prepare(request)
+    # Open storage and take the first chunk before any header goes out: a store that is down or
+    # an object that is missing is then a plain 503, as for cached objects, not a cut 200.
+    first_part = plan[0][1]
+    chunks = bodies.stream(record, first_part.start, first_part.end)
     try:
-        await _write_parts(response, bodies, record, plan)
+        first_chunk = await anext(chunks)
+    except StopAsyncIteration as exc:
+        raise StorageError(f"{record.object_key} is empty in storage") from exc
+    except BaseException:
+        await chunks.aclose()
+        raise
+    try:
+        await response.prepare(request)
+        await _write_parts(response, bodies, record, plan, first=(first_chunk, chunks))
+        if epilogue:
+            await response.write(epilogue)
+        await response.write_eof()
     except StorageError as exc:
         # Headers are gone: the only honest signal left is to cut the connection short.
         log.warning("storage read of %s broke mid-body: %s", record.object_key, exc)
         if request.transport is not None:
             request.transport.abort()
-        return response
-    if epilogue:
-        await response.write(epilogue)
-    await response.write_eof()
+    except ConnectionResetError:
+        log.debug("client went away during %s", record.object_key)
+    finally:
+        await chunks.aclose()
     return response
 
 
 async def _write_parts(
-    response: web.StreamResponse, bodies: BodySource, record: ImageRecord, plan: Sequence[tuple[bytes, ByteRange]]
+    response: web.StreamResponse,
+    bodies: BodySource,
+    record: ImageRecord,
+    plan: Sequence[tuple[bytes, ByteRange]],
+    *,
+    first: tuple[bytes, AsyncGenerator[bytes, None]],
 ) -> None:
-    for preamble, part in plan:
+    """Write every part; the first part's stream is already open with its first chunk read."""
+    for index, (preamble, part) in enumerate(plan):
         if preamble:
             await response.write(preamble)
-        # aclosing: a client that goes away closes the storage stream (and its connection) at once.
-        async with contextlib.aclosing(bodies.stream(record, part.start, part.end)) as chunks:
+        if index == 0:
+            chunk, chunks = first
+            await response.write(chunk)
             async for chunk in chunks:
+                await response.write(chunk)
+            continue
+        # aclosing: a client that goes away closes the storage stream (and its connection) at once.
+        async with contextlib.aclosing(bodies.stream(record, part.start, part.end)) as more:
+            async for chunk in more:
                 await response.write(chunk)
 
 

@@ -41,8 +41,12 @@ OWNER = Grant(PRIVATE_CACHE_CONTROL, vary="Authorization, Cookie")
 
 
 def not_found() -> NotFound:
-    """Ids are never reused, so a CDN may remember a 404 briefly."""
-    return NotFound("no such image", headers={"Cache-Control": NOT_FOUND_CACHE_CONTROL})
+    """Ids are never reused, so a CDN may remember a 404 briefly, but per credential: another
+    user's 404 for a private image must never be replayed to its owner. Every media 404 varies
+    the same way, so a hidden image's 404 is indistinguishable from a missing one."""
+    return NotFound(
+        "no such image", headers={"Cache-Control": NOT_FOUND_CACHE_CONTROL, "Vary": "Authorization, Cookie"}
+    )
 
 
 def _signed(request: web.Request, expires_at: float) -> Grant:

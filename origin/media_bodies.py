@@ -16,7 +16,9 @@ from origin.intake.formats import BY_EXT
 from origin.metadata import ImageRecord
 from origin.storage import ObjectStorage
 
-STREAM_CHUNK_BYTES = 256 * 1024
+#: Small enough that 200 concurrent streams stay within the memory bound (bench/), large enough
+#: to keep syscalls few.
+STREAM_CHUNK_BYTES = 64 * 1024
 
 
 class BodySource:
@@ -24,6 +26,7 @@ class BodySource:
         self.storage = storage
         self.cache = cache
         self.flights: SingleFlight[bytes] = SingleFlight()
+        self._epoch = 0
 
     def cacheable(self, record: ImageRecord) -> bool:
         return self.cache.cacheable(record.size)
@@ -35,10 +38,12 @@ class BodySource:
         return await self.flights.run(record.object_key, lambda: self._load(record))
 
     async def _load(self, record: ImageRecord) -> bytes:
+        epoch = self._epoch
         body = await self.storage.read(record.object_key)
         if len(body) != record.size:
             raise StorageError(f"{record.object_key}: got {len(body)} bytes, expected {record.size}")
-        self.cache.put(record.object_key, body)
+        if epoch == self._epoch:  # a purge during the read wins: do not cache what it evicted
+            self.cache.put(record.object_key, body)
         return body
 
     def stream(self, record: ImageRecord, start: int, end: int) -> AsyncGenerator[bytes, None]:
@@ -46,5 +51,12 @@ class BodySource:
 
     def discard_id(self, image_id: str) -> None:
         """Drop an image's body whatever its extension (a purge names ids, not object keys)."""
+        self._epoch += 1
         for ext in BY_EXT:
             self.cache.discard(f"{image_id}.{ext}")
+            self.flights.forget(f"{image_id}.{ext}")
+
+    def clear(self) -> None:
+        self._epoch += 1
+        self.cache.clear()
+        self.flights.forget_all()

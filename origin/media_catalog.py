@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cache.single_flight import SingleFlight
-from cache.ttl_cache import TtlMemo
+from cache.coherent_memo import CoherentMemo
 from config import Settings
 from origin.media_headers import not_modified_headers, representation_headers
 from origin.metadata import ImageRecord, MetadataRepository
@@ -33,23 +32,17 @@ class MediaCatalog:
     def __init__(self, metadata: MetadataRepository, settings: Settings) -> None:
         self.metadata = metadata
         self.settings = settings
-        self.memo: TtlMemo[MediaEntry] = TtlMemo(settings.metadata_ttl_seconds)
-        self.flights: SingleFlight[MediaEntry | None] = SingleFlight()
+        self.entries: CoherentMemo[MediaEntry | None] = CoherentMemo(settings.metadata_ttl_seconds, self._load)
 
     async def entry(self, image_id: str) -> MediaEntry | None:
-        found, entry = self.memo.get(image_id)
-        if found:
-            return entry
-        return await self.flights.run(image_id, lambda: self._load(image_id))
+        return await self.entries.get(image_id)
 
     async def _load(self, image_id: str) -> MediaEntry | None:
         record = await self.metadata.get(image_id)
-        entry = None if record is None else media_entry(record, self.settings)
-        self.memo.put(image_id, entry)
-        return entry
+        return None if record is None else media_entry(record, self.settings)
 
     def invalidate(self, image_id: str) -> None:
-        self.memo.discard(image_id)
+        self.entries.invalidate(image_id)
 
     def clear(self) -> None:
-        self.memo.clear()
+        self.entries.clear()
