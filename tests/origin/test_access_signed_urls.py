@@ -92,7 +92,7 @@ async def test_tampered_signed_urls_are_401(origin: Origin) -> None:
     params = {k: v[0] for k, v in parse_qs(query).items()}
     _, other = await _private_image(origin)
     tampered = {
-        "signature": f"{path}?exp={params['exp']}&sig=A{params['sig'][1:]}",
+        "signature": f"{path}?exp={params['exp']}&sig={'B' if params['sig'][0] == 'A' else 'A'}{params['sig'][1:]}",
         "expiry": f"{path}?exp={int(params['exp']) + 300}&sig={params['sig']}",
         "other-id": f"/{other['id']}.png?{query}",
         "other-extension": f"{path.replace('.png', '.jpg')}?{query}",
