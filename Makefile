@@ -35,6 +35,9 @@ fmt: $(VENV)/.dev
 gc: $(VENV)/.runtime  ## release abandoned upload reservations and delete orphan objects
 	$(BIN)/picora-origin gc
 
+bench: $(VENV)/.dev  ## origin vs nginx (wrk) + origin RSS under 200 downloads; needs nginx, wrk, redis-server
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
