@@ -36,7 +36,6 @@ from origin.metadata import ImageRecord
 log = logging.getLogger(__name__)
 
 MEDIA_PATH = r"/{image_id:[A-Za-z0-9_-]{11}}.{ext:[A-Za-z0-9]{1,8}}"
-_CONDITIONAL = (hdrs.IF_MATCH, hdrs.IF_NONE_MATCH, hdrs.IF_MODIFIED_SINCE, hdrs.IF_UNMODIFIED_SINCE)
 
 
 def _granted(entry: MediaEntry, grant: Grant) -> MediaEntry:
@@ -55,12 +54,12 @@ def _granted(entry: MediaEntry, grant: Grant) -> MediaEntry:
 
 def _preconditions(request: web.Request, entry: MediaEntry) -> web.Response | None:
     headers = request.headers
-    if not any(name in headers for name in _CONDITIONAL):
-        return None
-    if (
-        headers.get(hdrs.IF_NONE_MATCH) == entry.record.etag
-        and hdrs.IF_MATCH not in headers
-        and hdrs.IF_UNMODIFIED_SINCE not in headers
+    if_none_match = headers.get(hdrs.IF_NONE_MATCH)
+    if if_none_match is None and hdrs.IF_MODIFIED_SINCE not in headers:
+        if hdrs.IF_MATCH not in headers and hdrs.IF_UNMODIFIED_SINCE not in headers:
+            return None
+    elif (
+        if_none_match == entry.record.etag and hdrs.IF_MATCH not in headers and hdrs.IF_UNMODIFIED_SINCE not in headers
     ):
         # The CDN's usual revalidation, decided without parsing (steps 1-2 absent, step 3 matches).
         return web.Response(status=304, headers=entry.not_modified_headers)
