@@ -1,7 +1,8 @@
 """``make bench``: the media origin against nginx on the same bytes, plus origin memory under load.
 
 Starts everything it needs on 127.0.0.1 (redis-server, moto's S3 server, origin instances, nginx),
-uploads noise PNGs (50 KB, 2 MB, 20 MB) through the API, runs wrk against the origin and nginx
+uploads noise PNGs (50 KB, 2 MB, 20 MB) through the API, runs wrk against the origin, nginx and a bare
+aiohttp app serving the same files from memory (bench/bare_aiohttp.py: the ceiling for any aiohttp app)
 alternately, then streams the 20 MB image to many concurrent clients while sampling the origin's RSS.
 Every process it starts runs in its own process group and is killed on the way out, Ctrl-C included.
 
@@ -187,6 +188,8 @@ class Stack:
     nginx_log: Path = field(default_factory=Path)
     nginx_pid: int = 0
     origins: dict[str, Origin] = field(default_factory=dict)
+    bare_port: int = 0
+    bare_process: subprocess.Popen[bytes] | None = None
 
     @property
     def redis_url(self) -> str:
@@ -339,6 +342,21 @@ class Stack:
         except BenchError as exc:
             error_log = (prefix / "nginx-error.log").read_text(errors="replace") if prefix.exists() else ""
             raise BenchError(f"{exc}\n{self.procs.log_tail('nginx')}\n{error_log}") from exc
+
+    @property
+    def bare_log(self) -> Path:
+        return self.procs.log_dir / "bare.log"
+
+    def start_bare(self, ready_path: str) -> None:
+        """bench/bare_aiohttp.py: nginx's files, from memory; one process, uvloop, pinned like the origin."""
+        self.bare_port = free_port()
+        argv = [str(VENV_BIN / "python"), str(BENCH_DIR / "bare_aiohttp.py"), "--host", HOST,
+                "--port", str(self.bare_port), "--root", str(self.nginx_root)]  # fmt: skip
+        self.bare_process = self.procs.start("bare", argv, pinned=True)
+        try:
+            wait_until(lambda: fetch(self.bare_port, ready_path).status == 200, "bare aiohttp", 30, self.bare_process)
+        except BenchError as exc:
+            raise BenchError(f"{exc}\n--- bare.log ---\n{self.procs.log_tail('bare')}") from exc
 
 
 def listen_overflows() -> int:
@@ -493,18 +511,28 @@ class Scenario:
     nginx: Side
     status: int
     body: bytes
+    #: The bare aiohttp reference (bench/bare_aiohttp.py) on the same file, where it is like for like.
+    bare: Side | None = None
     note: str = ""
     #: Counters read before and after every origin run, reported per request (cold-miss proof).
     counters: Callable[[], dict[str, int]] | None = None
-    runs: dict[str, list[WrkResult]] = field(default_factory=lambda: {"origin": [], "nginx": []})
+    runs: dict[str, list[WrkResult]] = field(default_factory=lambda: {"origin": [], "nginx": [], "bare": []})
     per_request: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def target(self) -> float | None:
         return TARGETS.get(self.key)
 
+    def sides(self) -> list[tuple[str, Side]]:
+        """The servers of one round, in the order they run: origin, nginx, then bare aiohttp if there is one."""
+        sides = [("origin", self.origin), ("nginx", self.nginx)]
+        return sides + ([("bare", self.bare)] if self.bare is not None else [])
+
     def best(self, side: str) -> WrkResult:
         return max(self.runs[side], key=lambda r: r.rps)
+
+    def best_bare(self) -> WrkResult | None:
+        return self.best("bare") if self.runs["bare"] else None
 
 
 def header_dict(headers: Sequence[str]) -> dict[str, str]:
@@ -597,10 +625,10 @@ def run_scenarios(
 ) -> list[str]:
     problems: list[str] = []
     for scenario in scenarios:
-        verify(scenario, "origin", scenario.origin)
-        verify(scenario, "nginx", scenario.nginx)
+        for side_name, side in scenario.sides():
+            verify(scenario, side_name, side)
         for round_number in range(args.rounds):
-            for side_name, side in (("origin", scenario.origin), ("nginx", scenario.nginx)):
+            for side_name, side in scenario.sides():
                 if side.log is not None:
                     logs.mark(side.log)
                 before = scenario.counters() if scenario.counters and side_name == "origin" else None
@@ -631,7 +659,9 @@ def run_scenarios(
                     f"  logged {sum(events.values())}",
                     flush=True,
                 )
-        verify(scenario, "origin", scenario.origin)  # still answering correctly after the load
+        for side_name, side in scenario.sides():
+            if side_name != "nginx":
+                verify(scenario, side_name, side)  # still answering correctly after the load
     return problems
 
 
@@ -641,20 +671,25 @@ def fmt_rps(value: float) -> str:
 
 def scenario_table(scenarios: Sequence[Scenario]) -> str:
     header = (
-        "scenario", "origin req/s", "nginx req/s", "origin/nginx", "target", "result", "origin p99", "nginx p99",
-        "origin CPU/req", "nginx CPU/req",
+        "scenario", "origin req/s", "nginx req/s", "origin/nginx", "target", "result", "bare req/s", "bare/nginx",
+        "origin/bare", "origin p99", "nginx p99", "bare p99", "origin CPU/req", "nginx CPU/req", "bare CPU/req",
     )  # fmt: skip
     rows = [header]
+
+    def ratio(a: WrkResult | None, b: WrkResult | None) -> str:
+        return f"{a.rps / b.rps:.2f}x" if a is not None and b is not None and b.rps else "-"
+
     for s in scenarios:
-        origin, nginx = s.best("origin"), s.best("nginx")
-        ratio = origin.rps / nginx.rps if nginx.rps else 0.0
+        origin, nginx, bare = s.best("origin"), s.best("nginx"), s.best_bare()
         target = s.target
-        verdict = "-" if target is None else ("PASS" if ratio >= target else "FAIL")
+        verdict = "-" if target is None else ("PASS" if nginx.rps and origin.rps / nginx.rps >= target else "FAIL")
         rows.append((
-            s.title, fmt_rps(origin.rps), fmt_rps(nginx.rps), f"{ratio:.2f}x",
+            s.title, fmt_rps(origin.rps), fmt_rps(nginx.rps), ratio(origin, nginx),
             "-" if target is None else f">= {target:.2f}x", verdict,
-            f"{origin.p99_ms:.2f} ms", f"{nginx.p99_ms:.2f} ms",
+            fmt_rps(bare.rps) if bare else "-", ratio(bare, nginx), ratio(origin, bare),
+            f"{origin.p99_ms:.2f} ms", f"{nginx.p99_ms:.2f} ms", f"{bare.p99_ms:.2f} ms" if bare else "-",
             f"{origin.cpu_us_per_request:.0f} us", f"{nginx.cpu_us_per_request:.0f} us",
+            f"{bare.cpu_us_per_request:.0f} us" if bare else "-",
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
@@ -937,12 +972,21 @@ def build_scenarios(stack: Stack, small: Uploaded, medium: Uploaded, hot: Origin
     def reference(path: str, headers: tuple[str, ...] = ()) -> Side:
         return Side(nginx, path, headers, stack.nginx_log, stack.nginx_pid)
 
+    def bare(path: str, headers: tuple[str, ...] = ()) -> Side | None:
+        if stack.bare_process is None:
+            return None
+        return Side(stack.bare_port, path, headers, stack.bare_log, stack.bare_process.pid)
+
+    bare_etag = fetch(stack.bare_port, small.path).headers["etag"] if stack.bare_process is not None else ""
+
     def cold_counters() -> dict[str, int]:
         return {"S3 GETs": stack.moto_object_gets(), "Redis GET+HGETALL": stack.redis_media_commands()}
 
     return [
-        Scenario("hit-50k", "50 KB hit", origin(small.path), reference(small.path), 200, small.data),
-        Scenario("hit-2m", "2 MB hit", origin(medium.path), reference(medium.path), 200, medium.data),
+        Scenario("hit-50k", "50 KB hit", origin(small.path), reference(small.path), 200, small.data, bare(small.path)),
+        Scenario(
+            "hit-2m", "2 MB hit", origin(medium.path), reference(medium.path), 200, medium.data, bare(medium.path)
+        ),
         Scenario(
             "range-1k",
             "1 KB range of 2 MB",
@@ -950,6 +994,7 @@ def build_scenarios(stack: Stack, small: Uploaded, medium: Uploaded, hot: Origin
             reference(medium.path, range_header),
             206,
             medium.data[1000:2024],
+            bare(medium.path, range_header),
         ),
         Scenario(
             "revalidate-304",
@@ -958,6 +1003,7 @@ def build_scenarios(stack: Stack, small: Uploaded, medium: Uploaded, hot: Origin
             reference(small.path, (f"If-None-Match: {nginx_etag}",)),
             304,
             b"",
+            bare(small.path, (f"If-None-Match: {bare_etag}",)),  # nginx's ETag: bare_aiohttp.py makes it alike
         ),
         Scenario(
             "cold-50k",
@@ -1031,6 +1077,8 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
     print("  " + ", ".join(f"{i.label} {len(i.data):,} B" for i in uploaded[:3]), flush=True)
 
     cold = stack.start_origin("origin-cold", {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"})
+    if not args.profile:
+        stack.start_bare(small.path)  # after the files are in nginx's root: it loads them at start
     scenarios = build_scenarios(stack, small, medium, origin, cold)
     if args.profile:
         chosen = [s for s in scenarios if s.key == args.profile]
@@ -1052,9 +1100,16 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
         f"sendfile on, access log off; {tool_version(['wrk', '-v']).split(' [')[0]}",
         flush=True,
     )
+    bare_pid = stack.bare_process.pid if stack.bare_process is not None else 0
+    print(
+        f"bare: bench/bare_aiohttp.py, aiohttp {aiohttp.__version__}, 1 process, event loop "
+        f"{'uvloop' if uses_uvloop(bare_pid) else 'asyncio (uvloop NOT loaded)'}, access log off, no middlewares, "
+        "the same files from a dict in memory (not for cold-50k)",
+        flush=True,
+    )
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, {args.rounds} rounds alternating "
-        "origin/nginx; the table shows each side's best round (highest req/s) and that round's p99\n",
+        "origin/nginx/bare; the table shows each side's best round (highest req/s) and that round's p99\n",
         flush=True,
     )
     logs = LogWatch()
@@ -1093,6 +1148,12 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
     events = whole.new_events(stack.nginx_log)
     if events:
         problems.append(f"nginx, whole run: {sum(events.values())} warnings/errors logged ({describe(events)})")
+    if stack.bare_process is not None:
+        if stack.bare_process.poll() is not None:
+            problems.append(f"bare aiohttp exited with status {stack.bare_process.returncode}")
+        events = whole.new_events(stack.bare_log)
+        if events:
+            problems.append(f"bare, whole run: {sum(events.values())} warnings/errors logged ({describe(events)})")
     print("\nchecks: " + ("no errors, every response complete, nothing logged" if not problems else "PROBLEMS"))
     for problem in problems:
         print(f"  - {problem}")
