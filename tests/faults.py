@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import io
-import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image
 
 from origin.app_keys import BODIES
 from origin.errors import StorageError
@@ -120,12 +115,3 @@ async def eventually(condition: Callable[[], bool], what: str, *, within: float 
     while not condition():
         assert loop.time() < deadline, what
         await asyncio.sleep(0.005)
-
-
-@functools.cache
-def noise_png(side: int, seed: int = 1) -> bytes:
-    """A valid PNG of random pixels: incompressible, so about ``3 * side**2`` bytes."""
-    pixels = random.Random(seed).randbytes(side * side * 3)
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (side, side), pixels).save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import random
 
 import pillow_heif
 from PIL import Image
@@ -45,6 +47,16 @@ def heic_with_location() -> bytes:
     exif[0x010F] = "PicoraTestCam"
     buffer = io.BytesIO()
     pillow_heif.from_pillow(image).save(buffer, quality=80, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+@functools.cache
+def noise_png(side: int, seed: int = 1) -> bytes:
+    """A valid PNG of random pixels, stored uncompressed: its size is about ``3 * side**2`` bytes
+    and the same for every seed."""
+    pixels = random.Random(seed).randbytes(side * side * 3)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), pixels).save(buffer, "PNG", compress_level=0)
     return buffer.getvalue()
 
 

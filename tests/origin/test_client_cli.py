@@ -23,7 +23,7 @@ from origin.client import api as client_api
 from origin.client.commands import human_size, run
 from tests import images
 from tests.conftest import Origin
-from tests.origin.test_quota_and_limits import noise_png
+from tests.images import noise_png
 from tests.servers import free_port
 
 

@@ -15,7 +15,8 @@ from origin import redis_keys as rk
 from origin.app_keys import BODIES, CATALOG, REDIS
 from origin.metadata import ImageRecord, MetadataRepository
 from tests.conftest import AiohttpClient, Origin, start_origin
-from tests.faults import InstrumentedStorage, eventually, instrument, noise_png
+from tests.faults import InstrumentedStorage, eventually, instrument
+from tests.images import noise_png
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from config.settings import with_overrides
 from origin.http_semantics import parse_entity_tag, parse_http_date
 from tests import images
 from tests.conftest import AiohttpClient, Origin, start_origin
-from tests.faults import noise_png
+from tests.images import noise_png
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
 #: Headers that legitimately differ between two responses of the same representation.
-PER_MESSAGE = {"date", "server"}
+PER_MESSAGE = {"date", "server", "x-request-id"}
 
 FORMATS: dict[str, tuple[Callable[[], bytes], str]] = {
     "jpeg": (images.jpeg, "image/jpeg"),

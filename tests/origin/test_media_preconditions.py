@@ -16,7 +16,8 @@ from config import Settings
 from config.settings import with_overrides
 from origin.http_semantics import format_http_date, parse_http_date
 from tests.conftest import AiohttpClient, Origin, start_origin
-from tests.faults import instrument, noise_png
+from tests.faults import instrument
+from tests.images import noise_png
 
 #: Headers a 304 must repeat from the 200 (RFC 9110 section 15.4.5), plus the CDN purge tags.
 KEPT_ON_304 = ("ETag", "Cache-Control", "Last-Modified", "Surrogate-Key", "Cache-Tag")

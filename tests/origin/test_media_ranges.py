@@ -13,7 +13,8 @@ from config import Settings
 from config.settings import with_overrides
 from origin.http_semantics import format_http_date, parse_http_date
 from tests.conftest import AiohttpClient, Origin, start_origin
-from tests.faults import InstrumentedStorage, StreamCall, instrument, noise_png
+from tests.faults import InstrumentedStorage, StreamCall, instrument
+from tests.images import noise_png
 
 STREAM_LIMIT = 64 * 1024
 SMALL_SIDE, LARGE_SIDE = 80, 320  # ~19 KB (cached) and ~300 KB (streamed)

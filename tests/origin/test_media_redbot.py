@@ -15,7 +15,7 @@ from typing import Any
 from config import Settings
 from config.settings import with_overrides
 from tests.conftest import AiohttpClient, start_origin
-from tests.faults import noise_png
+from tests.images import noise_png
 
 REDBOT = r"""
 import json, sys

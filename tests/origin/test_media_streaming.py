@@ -17,7 +17,8 @@ from config.settings import with_overrides
 from origin.app import create_app
 from origin.app_keys import BODIES, KEYS
 from tests.conftest import AiohttpClient, Origin, start_origin
-from tests.faults import InstrumentedStorage, StreamCall, eventually, instrument, noise_png
+from tests.faults import InstrumentedStorage, StreamCall, eventually, instrument
+from tests.images import noise_png
 
 STREAM_LIMIT = 64 * 1024
 LARGE = noise_png(320)  # ~300 KB: more than one of the backends' 256 KiB chunks

@@ -26,7 +26,7 @@ from origin.app_keys import IMAGES
 from origin.errors import StorageError
 from tests import images
 from tests.conftest import AiohttpClient, Origin, start_origin
-from tests.origin.test_quota_and_limits import noise_png
+from tests.images import noise_png
 from tests.spec_validation import METHODS, Contract
 
 CONTRACT = Contract()

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import os
-import random
 from collections.abc import AsyncIterator
-
-from PIL import Image
 
 from origin import redis_keys as rk
 from origin.app_keys import REDIS, SETTINGS
 from tests.conftest import Origin
-
-
-def noise_png(side: int, seed: int) -> bytes:
-    """An incompressible PNG of about ``3 * side**2`` bytes."""
-    rng = random.Random(seed)
-    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=0)
-    return buffer.getvalue()
+from tests.images import noise_png
 
 
 async def _stored_total(origin: Origin, user: str) -> int:
