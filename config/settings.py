@@ -54,6 +54,8 @@ class Settings:
     spool_chunk_bytes: int = 256 * 1024
     upload_grace_seconds: int = 3600
     access_log: bool = True
+    log_format: str = "text"
+    shutdown_timeout_seconds: float = 30.0
     workers: int = 1
     cache_bytes: int = 256 * MIB
     cache_max_object_bytes: int = 8 * MIB
@@ -109,6 +111,8 @@ _ENV_KEYS: dict[str, str] = {
     "PICORA_MAX_IMAGE_PIXELS": "max_image_pixels",
     "PICORA_UPLOAD_GRACE_SECONDS": "upload_grace_seconds",
     "PICORA_ACCESS_LOG": "access_log",
+    "PICORA_LOG_FORMAT": "log_format",
+    "PICORA_SHUTDOWN_TIMEOUT": "shutdown_timeout_seconds",
     "PICORA_WORKERS": "workers",
     "PICORA_CACHE_BYTES": "cache_bytes",
     "PICORA_CACHE_MAX_OBJECT_BYTES": "cache_max_object_bytes",
@@ -196,6 +200,8 @@ def load_settings(
     default_plan = r.text("default_plan", "free")
     r.check(default_plan in plans, f"default_plan: no plan named {default_plan!r}")
 
+    log_format = r.text("log_format", "text")
+    r.check(log_format in ("text", "json"), f"log_format: must be text or json, got {log_format!r}")
     settings = Settings(
         host=r.text("host", "127.0.0.1"),
         port=port,
@@ -209,6 +215,8 @@ def load_settings(
         max_image_pixels=r.integer("max_image_pixels", 89_478_485, low=1),
         upload_grace_seconds=r.integer("upload_grace_seconds", 3600, low=60),
         access_log=r.boolean("access_log", True),
+        log_format=log_format,
+        shutdown_timeout_seconds=r.seconds("shutdown_timeout_seconds", 30.0, low=0, high=3600),
         workers=r.integer("workers", 1, low=1, high=256),
         cache_bytes=r.integer("cache_bytes", 256 * MIB, low=0),
         cache_max_object_bytes=r.integer("cache_max_object_bytes", 8 * MIB, low=0),

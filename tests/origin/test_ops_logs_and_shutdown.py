@@ -1,0 +1,115 @@
+"""Operations: request ids, structured logs, graceful shutdown with requests in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import requests
+from redis.asyncio import Redis
+
+from auth.api_keys import KeyStore
+from tests import images
+from tests.conftest import Origin
+from tests.processes import Server
+from tests.servers import free_port
+
+
+async def test_a_sane_request_id_is_echoed_and_one_is_made_otherwise(origin: Origin) -> None:
+    given = await origin.client.get("/healthz", headers={"X-Request-ID": "cdn-7f3a:42"})
+    assert given.headers["X-Request-ID"] == "cdn-7f3a:42"
+    made = await origin.client.get("/healthz")
+    insane = await origin.client.get("/healthz", headers={"X-Request-ID": "x" * 200})
+    for response in (made, insane):
+        assert len(response.headers["X-Request-ID"]) == 16
+    assert made.headers["X-Request-ID"] != insane.headers["X-Request-ID"]
+    missing = await origin.client.get("/AAAAAAAAAAA.png")
+    assert missing.status == 404
+    assert "X-Request-ID" in missing.headers
+
+
+def _env(redis_url: str, data: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PICORA_")}
+    return env | {
+        "PICORA_REDIS_URL": redis_url,
+        "PICORA_DATA_DIR": str(data),
+        "PICORA_PORT": str(free_port()),
+        **extra,
+    }
+
+
+@pytest.fixture
+def json_server(redis_url: str, redis_client: Redis, tmp_path: Path) -> Iterator[Server]:
+    server = Server(_env(redis_url, tmp_path / "data", PICORA_LOG_FORMAT="json"))
+    server.wait_healthy()
+    yield server
+    server.stop()
+
+
+async def test_json_logs_carry_the_request_id_and_never_the_key(json_server: Server, redis_client: Redis) -> None:
+    store = KeyStore(redis_client)
+    await store.ensure_user("logger", "free")
+    key = await store.create_key("logger")
+    async with aiohttp.ClientSession() as http:
+        form = aiohttp.FormData()
+        form.add_field("file", images.png(), filename="a.png")
+        headers = {"Authorization": f"Bearer {key}", "X-Request-ID": "upload-123"}
+        async with http.post(f"{json_server.base}/v1/images", data=form, headers=headers) as response:
+            assert response.status == 201
+            image_id = (await response.json())["data"]["id"]
+    json_server.wait_for(r'"request_id": "upload-123"')
+    lines = [json.loads(line) for line in json_server.output.splitlines() if line.startswith("{")]
+    ours = [line for line in lines if line["request_id"] == "upload-123"]
+    access = [line for line in ours if line.get("status") == 201]
+    assert access
+    assert access[0]["method"] == "POST"
+    assert access[0]["path"] == "/v1/images"
+    assert any("user=logger" in line["message"] and image_id in line["message"] for line in ours)
+    assert key not in json_server.output
+
+
+def test_sigterm_finishes_requests_in_flight_then_exits_zero(
+    redis_url: str, redis_client: Redis, tmp_path: Path
+) -> None:
+    env = _env(redis_url, tmp_path / "data", PICORA_CACHE_MAX_OBJECT_BYTES="65536", PICORA_ACCESS_LOG="off")
+    server = Server(env)
+    server.wait_healthy()
+    try:
+        key = asyncio.run(_make_key(redis_url))
+        big = images.noise_png(700)  # about 1.5 MB: streamed, not cached
+        upload = requests.post(
+            f"{server.base}/v1/images",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": ("big.png", big)},
+            timeout=30,
+        )
+        assert upload.status_code == 201, upload.text
+        url = f"{server.base}/{upload.json()['data']['id']}.png"
+        with requests.get(url, stream=True, timeout=30) as download:
+            received = bytearray(next(download.iter_content(64 * 1024)))
+            server.process.send_signal(signal.SIGTERM)
+            for chunk in download.iter_content(64 * 1024):
+                received += chunk
+        assert bytes(received) == big
+        assert server.process.wait(timeout=30) == 0
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{server.base}/healthz", timeout=2)
+    finally:
+        if server.process.poll() is None:
+            server.stop()
+
+
+async def _make_key(redis_url: str) -> str:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        store = KeyStore(client)
+        await store.ensure_user("terminator", "free")
+        return await store.create_key("terminator")
+    finally:
+        await client.aclose()
