@@ -34,6 +34,7 @@ from origin.app_keys import (
     JWT,
     KEYS,
     METADATA,
+    METRICS,
     RATES,
     REDIS,
     SETTINGS,
@@ -46,12 +47,15 @@ from origin.error_middleware import error_middleware
 from origin.hotlink_cache import HotlinkRulesCache
 from origin.image_service import ChangeListener, ImageService
 from origin.invalidation import Invalidation, InvalidationBus
+from origin.logs import add_request_id_header, request_id_middleware
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
 from origin.media_headers import purge_tags
 from origin.metadata import ImageRecord, MetadataRepository
+from origin.metrics import Metrics, mark_worker_gone, metrics_endpoint, metrics_middleware, publish_cache_stats
 from origin.redis_client import open_redis
 from origin.storage.filesystem import FilesystemStorage
+from origin.storage.measured import MeasuredStorage
 from origin.storage.s3 import S3Storage, open_s3_client
 
 #: How often every instance retries storage deletes that failed.
@@ -68,10 +72,10 @@ async def storage_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.storage == "s3":
         async with open_s3_client(settings.s3) as client:
-            app[STORAGE] = S3Storage(client, settings.s3.bucket, settings.s3.prefix)
+            app[STORAGE] = MeasuredStorage(S3Storage(client, settings.s3.bucket, settings.s3.prefix), app[METRICS])
             yield
     else:
-        app[STORAGE] = FilesystemStorage(settings.objects_dir)
+        app[STORAGE] = MeasuredStorage(FilesystemStorage(settings.objects_dir), app[METRICS])
         yield
 
 
@@ -92,6 +96,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry"),
         asyncio.create_task(app[INVALIDATION].run(), name="invalidation-subscriber"),
+        asyncio.create_task(publish_cache_stats(app[METRICS], cache_stats(app), 5.0), name="cache-stats"),
     ]
     yield
     for task in tasks:
@@ -99,6 +104,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    mark_worker_gone()
 
 
 async def cdn_context(app: web.Application) -> AsyncIterator[None]:
@@ -110,12 +116,31 @@ async def cdn_context(app: web.Application) -> AsyncIterator[None]:
             client = WebhookCdn(session, settings.cdn_url, settings.outbound_secret)
         elif settings.cdn == "cloudflare":
             client = CloudflareCdn(session, settings)
-        app[CDN_PURGER] = CdnPurger(app[REDIS], client, settings)
+        app[CDN_PURGER] = CdnPurger(app[REDIS], client, settings, app[METRICS])
         worker = asyncio.create_task(app[CDN_PURGER].run(), name="cdn-purge")
         yield
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+
+
+def cache_stats(app: web.Application) -> Callable[[], dict[tuple[str, str], float]]:
+    def read() -> dict[tuple[str, str], float]:
+        bodies, catalog = app[BODIES], app[CATALOG]
+        return {
+            ("body", "hits"): bodies.cache.hits,
+            ("body", "misses"): bodies.cache.misses,
+            ("body", "evictions"): bodies.cache.evictions,
+            ("body", "bytes"): bodies.cache.size_bytes,
+            ("body", "entries"): len(bodies.cache),
+            ("body", "single_flight_loads"): bodies.flights.loads,
+            ("body", "single_flight_joins"): bodies.flights.joins,
+            ("metadata", "entries"): len(catalog.entries.memo),
+            ("metadata", "single_flight_loads"): catalog.entries.flights.loads,
+            ("metadata", "single_flight_joins"): catalog.entries.flights.joins,
+        }
+
+    return read
 
 
 def apply_invalidation(app: web.Application) -> Callable[[Invalidation], None]:
@@ -160,10 +185,17 @@ def purge_cdn_on_change(app: web.Application) -> ChangeListener:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the origin for ``settings``; resources open when the app starts."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    metrics = Metrics()
+    app = web.Application(
+        middlewares=[request_id_middleware, metrics_middleware(metrics), error_middleware], client_max_size=1024 * 1024
+    )
+    app[METRICS] = metrics
+    app.on_response_prepare.append(add_request_id_header)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([redis_context, storage_context, services_context, cdn_context])
     ops.add_routes(app)
+    stats = cache_stats(app)
+    app.router.add_get("/metrics", lambda request: metrics_endpoint(metrics, stats))
     usage_api.add_routes(app)
     images_api.add_routes(app)
     access_api.add_routes(app)

@@ -16,10 +16,12 @@ from origin.invalidation import InvalidationBus
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
 from origin.metadata import MetadataRepository
+from origin.metrics import Metrics
 from origin.redis_client import RedisClient
 from origin.storage import ObjectStorage
 
 SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
 REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 STORAGE = web.AppKey("storage", ObjectStorage)
 METADATA = web.AppKey("metadata", MetadataRepository)

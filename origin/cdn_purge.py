@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from auth.webhook_signature import HEADER, sign
 from config.purge import PurgeSettings
 from origin.background import stop_if_cancelled
+from origin.metrics import Metrics
 from origin.redis_client import RedisClient
 from origin.redis_text import text_list
 
@@ -119,8 +120,11 @@ class CloudflareCdn:
 class CdnPurger:
     """The queue and its worker; with no CDN configured, ``enqueue`` does nothing."""
 
-    def __init__(self, redis: RedisClient, client: CdnClient | None, settings: PurgeSettings) -> None:
+    def __init__(
+        self, redis: RedisClient, client: CdnClient | None, settings: PurgeSettings, metrics: Metrics | None = None
+    ) -> None:
         self.redis = redis
+        self.metrics = metrics
         self.client = client
         self.settings = settings
         self._claim = redis.register_script(_CLAIM)
@@ -154,6 +158,8 @@ class CdnPurger:
                 await self.client.purge(job.urls, job.tags)
             except CdnPurgeError as exc:
                 self.failures += 1
+                if self.metrics is not None:
+                    self.metrics.cdn_purges.labels("failed").inc()
                 delay = min(self.settings.retry_base_seconds * 2**job.attempts, self.settings.retry_max_seconds)
                 log.warning("CDN purge failed (attempt %d, retry in %.1fs): %s", job.attempts + 1, delay, exc)
                 retry = PurgeJob(job.urls, job.tags, job.attempts + 1, job.created, job.id)
@@ -162,12 +168,17 @@ class CdnPurger:
             await self.redis.zrem(QUEUE_KEY, member)
             self.sent += 1
             delivered += 1
+            if self.metrics is not None:
+                self.metrics.cdn_purges.labels("delivered").inc()
+                self.metrics.cdn_purge_lag.observe(time.time() - job.created)
             log.info(
                 "CDN purge delivered after %.2fs: %d urls, %d tags",
                 time.time() - job.created,
                 len(job.urls),
                 len(job.tags),
             )
+        if self.metrics is not None:
+            self.metrics.cdn_queue_depth.set(await self.depth())
         return delivered
 
     async def run(self, poll_seconds: float = 1.0) -> None:

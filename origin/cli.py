@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import json
 import logging
-import multiprocessing
 import os
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -18,11 +19,13 @@ from auth.api_keys import InvalidUser, KeyStore
 from config import Settings, SettingsError, load_settings
 from config.settings import with_overrides
 from origin.app import create_app, storage_context
-from origin.app_keys import KEYS, SETTINGS, STORAGE
+from origin.app_keys import KEYS, METRICS, SETTINGS, STORAGE
 from origin.client import commands as client_commands
 from origin.dev_bootstrap import bootstrap_dev_user
 from origin.embedded_redis import EmbeddedRedis
 from origin.gc import collect_garbage
+from origin.logs import AccessLogger, configure_logging
+from origin.metrics import MULTIPROC_ENV, Metrics
 from origin.redis_client import open_redis
 
 
@@ -39,7 +42,7 @@ def _run_worker(settings: Settings, *, reuse_port: bool, bootstrap: bool) -> Non
     app = create_app(settings)
     if bootstrap:
         app.on_startup.append(bootstrap_dev_user)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format)
     web.run_app(
         app,
         host=settings.host,
@@ -47,6 +50,8 @@ def _run_worker(settings: Settings, *, reuse_port: bool, bootstrap: bool) -> Non
         reuse_port=reuse_port or None,
         backlog=1024,  # aiohttp's 128 overflows when a CDN opens hundreds of connections at once
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        access_log_class=AccessLogger,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
         print=lambda line: print(line, flush=True),
         loop=_event_loop(),
     )
@@ -60,10 +65,10 @@ async def _bootstrap_once(settings: Settings) -> None:
         await bootstrap_dev_user(app)
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, *, worker: bool = False) -> int:
     """One process, or ``workers`` processes sharing the port through SO_REUSEPORT."""
     if settings.workers == 1:
-        _run_worker(settings, reuse_port=False, bootstrap=settings.redis_url is None)
+        _run_worker(settings, reuse_port=worker, bootstrap=settings.redis_url is None and not worker)
         return 0
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
@@ -71,28 +76,35 @@ def _serve(settings: Settings) -> int:
         embedded = EmbeddedRedis(settings.redis_dir)
         asyncio.run(_bootstrap_once(with_overrides(settings, redis_url=embedded.start())))
         settings = with_overrides(settings, redis_url=embedded.url)
-    context = multiprocessing.get_context("fork")
-    workers = [
-        context.Process(target=_run_worker, args=(settings,), kwargs={"reuse_port": True, "bootstrap": False})
-        for _ in range(settings.workers)
-    ]
-    for worker in workers:
-        worker.start()
+    # Workers are fresh interpreters (not forks), started with PROMETHEUS_MULTIPROC_DIR already set:
+    # prometheus-client picks its shared-file mode when it is first imported.
+    metrics_dir = settings.data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = {
+        **os.environ,
+        MULTIPROC_ENV: str(metrics_dir.resolve()),
+        "PICORA_REDIS_URL": settings.redis_url or "",
+        "PICORA_HOST": settings.host,
+        "PICORA_PORT": str(settings.port),
+        "PICORA_WORKERS": "1",
+    }
+    command = [sys.executable, "-m", "origin.cli", "serve", "--worker"]
+    workers = [subprocess.Popen(command, env=env) for _ in range(settings.workers)]  # noqa: S603
 
     def forward(signum: int, _frame: object) -> None:
         for worker in workers:
-            if worker.pid is not None and worker.is_alive():
-                os.kill(worker.pid, signal.SIGTERM)
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
-        for worker in workers:
-            worker.join()
+        codes = [worker.wait() for worker in workers]
     finally:
         if embedded is not None:
             embedded.stop()
-    return max((worker.exitcode or 0) for worker in workers)
+    return max(codes)
 
 
 async def _keys_create(settings: Settings, user: str, plan: str | None) -> int:
@@ -123,6 +135,7 @@ async def _keys_revoke(settings: Settings, api_key: str) -> int:
 async def _gc(settings: Settings, grace: float) -> int:
     app = web.Application()
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     async with open_redis(settings) as redis:
         context = storage_context(app)
         await anext(context)
@@ -141,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, help="processes sharing the port (default: PICORA_WORKERS or 1)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of several, started by serve
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create the user if needed and print a new key")
     create.add_argument("--user", required=True)
@@ -168,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if overrides.get("workers", 1) < 1:
             print("--workers must be at least 1", file=sys.stderr)
             return 2
-        return _serve(with_overrides(settings, **overrides) if overrides else settings)
+        return _serve(with_overrides(settings, **overrides) if overrides else settings, worker=args.worker)
     if args.command == "keys" and args.action == "create":
         return asyncio.run(_keys_create(settings, args.user, args.plan))
     if args.command == "keys":

@@ -10,8 +10,10 @@ from aiohttp.typedefs import Handler
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from origin.app_keys import METRICS
 from origin.envelope import error
 from origin.errors import ApiError, StorageError
+from origin.metrics import ERROR_CODE
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +39,24 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
+        request[ERROR_CODE] = exc.code
         return api_error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _STATUS_CODES.get(exc.status, "HTTP_ERROR")
+        request[ERROR_CODE] = code
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
         return error(exc.status, code, exc.reason, headers=headers)
     except (RedisConnectionError, RedisTimeoutError) as exc:
         log.warning("redis unavailable: %s", exc)
+        request[ERROR_CODE] = "REDIS_UNAVAILABLE"
+        if METRICS in request.app:
+            request.app[METRICS].redis_errors.inc()
         return error(503, "SERVICE_UNAVAILABLE", "metadata store unavailable", headers={"Retry-After": "5"})
     except StorageError as exc:
         log.warning("storage unavailable: %s", exc)
+        request[ERROR_CODE] = "STORAGE_UNAVAILABLE"
         return error(503, "SERVICE_UNAVAILABLE", "object storage unavailable", headers={"Retry-After": "5"})
     except (asyncio.CancelledError, ConnectionResetError):
         raise

@@ -10,7 +10,7 @@ from aiohttp import web
 from origin.api.bodies import json_object
 from origin.api.callers import caller
 from origin.api.views import image_view
-from origin.app_keys import IMAGES, METADATA, SETTINGS
+from origin.app_keys import IMAGES, METADATA, METRICS, SETTINGS
 from origin.envelope import ok
 from origin.errors import BadRequest, NotFound, ValidationFailed
 from origin.ids import ID_PATTERN
@@ -62,6 +62,8 @@ async def upload(request: web.Request) -> web.Response:
         )
     finally:
         await form.discard()
+    request.app[METRICS].uploads.labels(record.ext).inc()
+    request.app[METRICS].upload_bytes.labels(record.ext).inc(record.size)
     return ok(image_view(record, settings.media_base_url), status=201)
 
 

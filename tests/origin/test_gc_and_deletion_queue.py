@@ -77,7 +77,7 @@ async def test_a_failed_storage_delete_is_queued_and_retried_until_done(origin: 
     key = await origin.user()
     image = await origin.upload_ok(key, images.jpeg())
     service = origin.app[IMAGES]
-    flaky = FlakyDeletes(origin.app[STORAGE].root)  # type: ignore[attr-defined]
+    flaky = FlakyDeletes(origin.app[STORAGE].inner.root)  # type: ignore[attr-defined]
     service.storage = flaky
     deletions = origin.app[DELETIONS]
     deletions.storage = flaky

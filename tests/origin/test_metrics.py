@@ -1,0 +1,73 @@
+"""/metrics: what an operator graphs, from the app's own registry (and summed over workers)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import requests
+from redis.asyncio import Redis
+
+from tests import images
+from tests.conftest import Origin
+from tests.processes import Server
+from tests.servers import free_port
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """The sample ``name{labels}`` in a Prometheus text exposition (labels matched as a subset)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {name}{labels}")
+
+
+async def test_metrics_count_requests_uploads_refusals_storage_and_caches(origin: Origin) -> None:
+    key = await origin.user(plan="tiny")
+    image = await origin.upload_ok(key, images.png())
+    for _ in range(3):
+        assert (await origin.client.get(f"/{image['id']}.png")).status == 200
+    too_big = await origin.upload(key, images.noise_png(300))
+    assert too_big.status == 413
+    response = await origin.client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = await response.text()
+    media_route = r"/{image_id}.{ext}"
+    assert value(text, "picora_http_requests_total", route=media_route, method="GET", status="200") == 3
+    assert value(text, "picora_http_request_duration_seconds_count", route=media_route) == 3
+    assert value(text, "picora_uploads_total", format="png") == 1
+    assert value(text, "picora_upload_bytes_total", format="png") == len(images.png())
+    assert value(text, "picora_api_errors_total", code="PAYLOAD_TOO_LARGE") == 1
+    assert value(text, "picora_storage_operation_duration_seconds_count", operation="put") == 1
+    assert value(text, "picora_storage_operation_duration_seconds_count", operation="read") == 1
+    assert value(text, "picora_cache", cache="body", stat="hits") == 2
+    assert value(text, "picora_cache", cache="body", stat="misses") == 1
+    assert value(text, "picora_cache", cache="body", stat="bytes") == len(images.png())
+
+
+def test_with_several_workers_any_worker_reports_the_sum(redis_url: str, redis_client: Redis, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PICORA_")}
+    env |= {
+        "PICORA_REDIS_URL": redis_url,
+        "PICORA_DATA_DIR": str(tmp_path / "data"),
+        "PICORA_PORT": str(free_port()),
+        "PICORA_WORKERS": "2",
+        "PICORA_ACCESS_LOG": "off",
+    }
+    server = Server(env)
+    try:
+        server.wait_healthy()
+        for _ in range(30):  # new connections: the kernel spreads them over the workers
+            assert requests.get(f"{server.base}/readyz", timeout=5).status_code == 200
+        totals = set()
+        for _ in range(6):
+            text = requests.get(f"{server.base}/metrics", timeout=5).text
+            totals.add(value(text, "picora_http_requests_total", route="/readyz", status="200"))
+        assert totals == {30.0}
+    finally:
+        assert server.stop() == 0
