@@ -56,6 +56,8 @@ class Settings:
     access_log: bool = True
     log_format: str = "text"
     shutdown_timeout_seconds: float = 30.0
+    max_concurrent_uploads: int = 16
+    keepalive_timeout_seconds: float = 75.0
     workers: int = 1
     cache_bytes: int = 256 * MIB
     cache_max_object_bytes: int = 8 * MIB
@@ -113,6 +115,8 @@ _ENV_KEYS: dict[str, str] = {
     "PICORA_ACCESS_LOG": "access_log",
     "PICORA_LOG_FORMAT": "log_format",
     "PICORA_SHUTDOWN_TIMEOUT": "shutdown_timeout_seconds",
+    "PICORA_MAX_CONCURRENT_UPLOADS": "max_concurrent_uploads",
+    "PICORA_KEEPALIVE_TIMEOUT": "keepalive_timeout_seconds",
     "PICORA_WORKERS": "workers",
     "PICORA_CACHE_BYTES": "cache_bytes",
     "PICORA_CACHE_MAX_OBJECT_BYTES": "cache_max_object_bytes",
@@ -217,6 +221,8 @@ def load_settings(
         access_log=r.boolean("access_log", True),
         log_format=log_format,
         shutdown_timeout_seconds=r.seconds("shutdown_timeout_seconds", 30.0, low=0, high=3600),
+        max_concurrent_uploads=r.integer("max_concurrent_uploads", 16, low=1, high=10_000),
+        keepalive_timeout_seconds=r.seconds("keepalive_timeout_seconds", 75.0, low=1, high=3600),
         workers=r.integer("workers", 1, low=1, high=256),
         cache_bytes=r.integer("cache_bytes", 256 * MIB, low=0),
         cache_max_object_bytes=r.integer("cache_max_object_bytes", 8 * MIB, low=0),

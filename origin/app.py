@@ -40,6 +40,7 @@ from origin.app_keys import (
     SETTINGS,
     SIGNING_KEYS,
     STORAGE,
+    UPLOAD_SLOTS,
 )
 from origin.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
 from origin.deletion_queue import DeletionQueue
@@ -190,6 +191,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_id_middleware, metrics_middleware(metrics), error_middleware], client_max_size=1024 * 1024
     )
     app[METRICS] = metrics
+    app[UPLOAD_SLOTS] = asyncio.Semaphore(settings.max_concurrent_uploads)
     app.on_response_prepare.append(add_request_id_header)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([redis_context, storage_context, services_context, cdn_context])

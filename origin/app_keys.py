@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from auth.api_keys import KeyStore
@@ -21,6 +23,8 @@ from origin.redis_client import RedisClient
 from origin.storage import ObjectStorage
 
 SETTINGS = web.AppKey("settings", Settings)
+#: Uploads being received by this process; the rest wait for a 503 and retry.
+UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 STORAGE = web.AppKey("storage", ObjectStorage)

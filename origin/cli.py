@@ -52,6 +52,7 @@ def _run_worker(settings: Settings, *, reuse_port: bool, bootstrap: bool) -> Non
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         access_log_class=AccessLogger,
         shutdown_timeout=settings.shutdown_timeout_seconds,
+        keepalive_timeout=settings.keepalive_timeout_seconds,
         print=lambda line: print(line, flush=True),
         loop=_event_loop(),
     )

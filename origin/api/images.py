@@ -7,12 +7,13 @@ import unicodedata
 
 from aiohttp import web
 
+from auth.principal import Principal
 from origin.api.bodies import json_object
 from origin.api.callers import caller
 from origin.api.views import image_view
-from origin.app_keys import IMAGES, METADATA, METRICS, SETTINGS
+from origin.app_keys import IMAGES, METADATA, METRICS, SETTINGS, UPLOAD_SLOTS
 from origin.envelope import ok
-from origin.errors import BadRequest, NotFound, ValidationFailed
+from origin.errors import BadRequest, NotFound, ServiceUnavailable, ValidationFailed
 from origin.ids import ID_PATTERN
 from origin.intake.prepare import IntakeLimits, prepare_image
 from origin.intake.spool import check_declared_length, read_upload_form
@@ -48,9 +49,17 @@ async def upload(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     plan = settings.plan(principal.plan)
     check_declared_length(request, plan.max_file_bytes)
-    form = await read_upload_form(
-        request, settings.spool_dir, limit=plan.max_file_bytes, chunk_size=settings.spool_chunk_bytes
-    )
+    slots = request.app[UPLOAD_SLOTS]
+    if slots.locked():
+        # Each upload in progress holds buffers and a worker thread: bound them per process.
+        raise ServiceUnavailable("too many uploads in progress here; retry shortly", retry_after=1)
+    async with slots:
+        return await _receive(request, principal, plan.max_file_bytes)
+
+
+async def _receive(request: web.Request, principal: Principal, limit: int) -> web.Response:
+    settings = request.app[SETTINGS]
+    form = await read_upload_form(request, settings.spool_dir, limit=limit, chunk_size=settings.spool_chunk_bytes)
     try:
         is_public = parse_bool(form.fields.get("isPublic", "true"), "isPublic")
         tags = parse_tags_field(form.fields["tags"]) if "tags" in form.fields else ()

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -15,8 +15,11 @@ import requests
 from redis.asyncio import Redis
 
 from auth.api_keys import KeyStore
+from config import Settings
+from config.settings import with_overrides
+from origin.app_keys import UPLOAD_SLOTS
 from tests import images
-from tests.conftest import Origin
+from tests.conftest import AiohttpClient, Origin, start_origin
 from tests.processes import Server
 from tests.servers import free_port
 
@@ -113,3 +116,31 @@ async def _make_key(redis_url: str) -> str:
         return await store.create_key("terminator")
     finally:
         await client.aclose()
+
+
+async def test_uploads_beyond_the_per_process_limit_get_503_and_the_others_finish(
+    aiohttp_client: AiohttpClient, base_settings: Settings
+) -> None:
+    origin = await start_origin(aiohttp_client, with_overrides(base_settings, max_concurrent_uploads=2))
+    key = await origin.user()
+    release = asyncio.Event()
+    boundary = "sl0w"
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'.encode()
+        await release.wait()
+        yield images.png() + f"\r\n--{boundary}--\r\n".encode()
+
+    headers = {**origin.auth(key), "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    slow = [asyncio.create_task(origin.client.post("/v1/images", data=slow_body(), headers=headers)) for _ in range(2)]
+    for _ in range(200):  # until both slow uploads are inside the handler, holding the two slots
+        if origin.app[UPLOAD_SLOTS].locked():
+            break
+        await asyncio.sleep(0.01)
+    assert origin.app[UPLOAD_SLOTS].locked()
+    refused = await origin.upload(key, images.png())
+    assert refused.status == 503
+    assert refused.headers["Retry-After"] == "1"
+    release.set()
+    assert [(await task).status for task in slow] == [201, 201]
+    assert (await origin.upload(key, images.png())).status == 201
