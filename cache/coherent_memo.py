@@ -18,11 +18,23 @@ V = TypeVar("V")
 
 
 class CoherentMemo(Generic[V]):
-    def __init__(self, ttl: float, load: Callable[[str], Awaitable[V]]) -> None:
+    """``stale_if_error``: when a load fails with one of ``errors``, an expired value that the
+    predicate accepts is served instead (never one that was invalidated: those are gone)."""
+
+    def __init__(
+        self,
+        ttl: float,
+        load: Callable[[str], Awaitable[V]],
+        *,
+        errors: tuple[type[Exception], ...] = (),
+        stale_if_error: Callable[[V], bool] = lambda value: False,
+    ) -> None:
         self.memo: TtlMemo[V] = TtlMemo(ttl)
         self.flights: SingleFlight[V] = SingleFlight()
         self._load = load
         self._epoch = 0
+        self._errors = errors
+        self._stale_if_error = stale_if_error
 
     async def get(self, key: str) -> V:
         found, value = self.memo.get(key)
@@ -32,7 +44,13 @@ class CoherentMemo(Generic[V]):
 
     async def _fill(self, key: str) -> V:
         epoch = self._epoch
-        value = await self._load(key)
+        try:
+            value = await self._load(key)
+        except self._errors:
+            found, stale = self.memo.stale(key)
+            if found and self._stale_if_error(stale):  # type: ignore[arg-type]
+                return stale  # type: ignore[return-value]
+            raise
         if epoch == self._epoch:
             self.memo.put(key, value)
         return value

@@ -27,12 +27,14 @@ class TtlMemo(Generic[V]):
 
     def get(self, key: str) -> tuple[bool, V | None]:
         entry = self._entries.get(key)
-        if entry is None:
-            return False, None
-        if entry[0] <= time.monotonic():
-            self._entries.pop(key, None)
-            return False, None
+        if entry is None or entry[0] <= time.monotonic():
+            return False, None  # an expired entry stays until replaced: see ``stale``
         return True, entry[1]
+
+    def stale(self, key: str) -> tuple[bool, V | None]:
+        """The last value, even expired: for serving while the source of truth is unreachable."""
+        entry = self._entries.get(key)
+        return (False, None) if entry is None else (True, entry[1])
 
     def put(self, key: str, value: V | None) -> None:
         if not self.enabled:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from redis.exceptions import RedisError
+
 from auth.hotlink import HotlinkRules, HotlinkStore
 from cache.coherent_memo import CoherentMemo
 
@@ -9,7 +11,9 @@ from cache.coherent_memo import CoherentMemo
 class HotlinkRulesCache:
     def __init__(self, store: HotlinkStore, ttl: float) -> None:
         self.store = store
-        self.rules: CoherentMemo[HotlinkRules] = CoherentMemo(ttl, store.get)
+        self.rules: CoherentMemo[HotlinkRules] = CoherentMemo(
+            ttl, store.get, errors=(RedisError,), stale_if_error=lambda rules: True
+        )
 
     async def get(self, owner: str) -> HotlinkRules:
         return await self.rules.get(owner)

@@ -82,6 +82,12 @@ class ImageService:
             raise
         try:
             committed = await self.metadata.commit(record)
+        except RedisError:
+            # The reply may be what was lost: if the record is there, the upload is stored.
+            if await self._is_stored(record):
+                return record
+            await asyncio.shield(self._abandon(record, object_written=True))
+            raise
         except BaseException:
             await asyncio.shield(self._abandon(record, object_written=True))
             raise
@@ -90,6 +96,12 @@ class ImageService:
             raise ServiceUnavailable("the upload took too long to complete; please retry")
         log.info("upload user=%s id=%s size=%d type=%s", owner, image_id, record.size, record.content_type)
         return record
+
+    async def _is_stored(self, record: ImageRecord) -> bool:
+        try:
+            return await self.metadata.get_owned(record.owner, record.id) is not None
+        except RedisError:
+            return False
 
     async def _abandon(self, record: ImageRecord, *, object_written: bool) -> None:
         """Undo a failed upload: give the quota back and remove the object, unless it was committed."""
@@ -118,7 +130,17 @@ class ImageService:
         return change[1]
 
     async def delete(self, principal: Principal, image_id: str) -> ImageRecord:
-        record = await self.metadata.delete(principal.user_id, image_id)
+        before = await self.metadata.get_owned(principal.user_id, image_id)
+        if before is None:
+            raise NotFound("no such image")
+        try:
+            record = await self.metadata.delete(principal.user_id, image_id)
+        except RedisError:
+            # The script may have run and only its reply been lost: if the record is gone, the
+            # delete happened, and the object must go too.
+            if await self.metadata.get_owned(before.owner, before.id) is not None:
+                raise
+            record = before
         if record is None:
             raise NotFound("no such image")
         await self._changed(record, None)

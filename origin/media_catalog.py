@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
+
 from cache.coherent_memo import CoherentMemo
 from config import Settings
 from origin.media_headers import not_modified_headers, representation_headers
@@ -32,7 +34,13 @@ class MediaCatalog:
     def __init__(self, metadata: MetadataRepository, settings: Settings) -> None:
         self.metadata = metadata
         self.settings = settings
-        self.entries: CoherentMemo[MediaEntry | None] = CoherentMemo(settings.metadata_ttl_seconds, self._load)
+        # Redis down: public images already known keep being served; private ones fail closed.
+        self.entries: CoherentMemo[MediaEntry | None] = CoherentMemo(
+            settings.metadata_ttl_seconds,
+            self._load,
+            errors=(RedisError,),
+            stale_if_error=lambda entry: entry is not None and entry.record.is_public,
+        )
 
     async def entry(self, image_id: str) -> MediaEntry | None:
         return await self.entries.get(image_id)

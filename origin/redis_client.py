@@ -3,7 +3,8 @@
 ``PICORA_REDIS_URL`` forms: ``redis://``/``rediss://``/``unix://`` (one server),
 ``redis+cluster://host:port[,host:port...]`` (Cluster; every per-user key carries the user id as
 a hash tag, so scripts stay on one slot), ``redis+sentinel://host:port[,host:port...]/master-name``.
-Timeouts are explicit and retries few: redis-py's defaults can stretch one command to seconds.
+Timeouts are explicit and there are no silent retries: redis-py's defaults can stretch one
+command to seconds, and would re-run a script whose reply was lost.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 
 from config import Settings
 from origin.embedded_redis import EmbeddedRedis
@@ -34,7 +35,9 @@ def _options() -> dict[str, Any]:
         "decode_responses": True,
         "socket_timeout": 2,
         "socket_connect_timeout": 2,
-        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        # No automatic retries: a command whose reply was lost may already have run, and the Lua
+        # scripts (quota, commit, delete) must not run twice. Callers decide what a failure means.
+        "retry": Retry(NoBackoff(), 0),
     }
 
 

@@ -22,6 +22,11 @@ from config import S3Settings
 from origin.errors import ObjectMissing, StorageError
 from origin.storage.base import ObjectInfo, check_key
 
+#: Longest wait for a read to start, retries included: botocore's own timeouts and retries add up
+#: to more than a client will wait for a 503 when storage is blackholed.
+FIRST_BYTE_SECONDS = 6.0
+#: Longest a whole (cacheable, at most a few MB) object may take to read.
+WHOLE_READ_SECONDS = 8.0
 #: Objects up to this size go up in one PUT; larger ones as a multipart upload of parts this size.
 PART_BYTES = 8 * 1024 * 1024
 
@@ -46,9 +51,11 @@ async def open_s3_client(settings: S3Settings) -> AsyncIterator[Any]:
         s3={"addressing_style": "path" if settings.endpoint_url else "auto"},
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        retries={"max_attempts": 3, "mode": "standard"},
-        connect_timeout=5,
-        read_timeout=30,
+        # Bounded time to first byte when storage is down or blackholed; "standard" mode retries
+        # throttling errors (SlowDown, 503) with backoff.
+        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=2,
+        read_timeout=4,
         max_pool_connections=100,
     )
     session = get_session()
@@ -118,7 +125,8 @@ class S3Storage:
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end}"
         try:
-            response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
+            async with asyncio.timeout(FIRST_BYTE_SECONDS):
+                response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
         except ClientError as exc:
             if _is_missing(exc):
                 raise ObjectMissing(key) from exc
@@ -136,7 +144,12 @@ class S3Storage:
             body.close()
 
     async def read(self, key: str) -> bytes:
-        return b"".join([chunk async for chunk in self.stream(key, chunk_size=1024 * 1024)])
+        """Whole objects are the cacheable (small) ones: a read that drags on is a failed read."""
+        try:
+            async with asyncio.timeout(WHOLE_READ_SECONDS):
+                return b"".join([chunk async for chunk in self.stream(key, chunk_size=1024 * 1024)])
+        except TimeoutError as exc:
+            raise StorageError(f"reading {key} took longer than {WHOLE_READ_SECONDS}s") from exc
 
     async def delete(self, key: str) -> None:
         try:
