@@ -20,6 +20,7 @@ from config.settings import with_overrides
 from origin.app_keys import UPLOAD_SLOTS
 from tests import images
 from tests.conftest import AiohttpClient, Origin, start_origin
+from tests.fault_proxy import FaultProxy
 from tests.processes import Server
 from tests.servers import free_port
 
@@ -144,3 +145,27 @@ async def test_uploads_beyond_the_per_process_limit_get_503_and_the_others_finis
     release.set()
     assert [(await task).status for task in slow] == [201, 201]
     assert (await origin.upload(key, images.png())).status == 201
+
+
+async def test_readyz_names_the_dependency_that_is_down(
+    aiohttp_client: AiohttpClient, base_settings: Settings, redis_url: str
+) -> None:
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    async with FaultProxy("127.0.0.1", port) as proxy:
+        settings = with_overrides(base_settings, redis_url=f"redis://{proxy.address}/0")
+        origin = await start_origin(aiohttp_client, settings)
+        assert (await origin.client.get("/readyz")).status == 200
+        await proxy.down()
+        response = await origin.client.get("/readyz")
+        body = await response.json()
+        assert response.status == 503
+        assert response.headers["Retry-After"]
+        assert set(body["error"]["unreachable"]) == {"redis"}
+        assert (await origin.client.get("/healthz")).status == 200  # alive, just not ready
+        await proxy.forward()
+        assert (await origin.client.get("/readyz")).status == 200
+
+
+async def test_oversized_headers_are_refused_with_400(origin: Origin) -> None:
+    response = await origin.client.get("/healthz", headers={"X-Big": "a" * 9000})
+    assert response.status == 400
