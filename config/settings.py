@@ -58,6 +58,7 @@ class Settings:
     shutdown_timeout_seconds: float = 30.0
     max_concurrent_uploads: int = 16
     keepalive_timeout_seconds: float = 75.0
+    upload_stall_seconds: float = 30.0
     workers: int = 1
     cache_bytes: int = 256 * MIB
     cache_max_object_bytes: int = 8 * MIB
@@ -117,6 +118,7 @@ _ENV_KEYS: dict[str, str] = {
     "PICORA_SHUTDOWN_TIMEOUT": "shutdown_timeout_seconds",
     "PICORA_MAX_CONCURRENT_UPLOADS": "max_concurrent_uploads",
     "PICORA_KEEPALIVE_TIMEOUT": "keepalive_timeout_seconds",
+    "PICORA_UPLOAD_STALL_TIMEOUT": "upload_stall_seconds",
     "PICORA_WORKERS": "workers",
     "PICORA_CACHE_BYTES": "cache_bytes",
     "PICORA_CACHE_MAX_OBJECT_BYTES": "cache_max_object_bytes",
@@ -223,6 +225,7 @@ def load_settings(
         shutdown_timeout_seconds=r.seconds("shutdown_timeout_seconds", 30.0, low=0, high=3600),
         max_concurrent_uploads=r.integer("max_concurrent_uploads", 16, low=1, high=10_000),
         keepalive_timeout_seconds=r.seconds("keepalive_timeout_seconds", 75.0, low=1, high=3600),
+        upload_stall_seconds=r.seconds("upload_stall_seconds", 30.0, low=0.1, high=3600),
         workers=r.integer("workers", 1, low=1, high=256),
         cache_bytes=r.integer("cache_bytes", 256 * MIB, low=0),
         cache_max_object_bytes=r.integer("cache_max_object_bytes", 8 * MIB, low=0),

@@ -53,6 +53,10 @@ class Unauthorized(ApiError):
         super().__init__(message, **kwargs)
 
 
+class RequestTimeout(ApiError):
+    status, code = 408, "REQUEST_TIMEOUT"
+
+
 class QuotaExceeded(ApiError):
     status, code = 403, "QUOTA_EXCEEDED"
 

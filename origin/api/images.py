@@ -59,7 +59,13 @@ async def upload(request: web.Request) -> web.Response:
 
 async def _receive(request: web.Request, principal: Principal, limit: int) -> web.Response:
     settings = request.app[SETTINGS]
-    form = await read_upload_form(request, settings.spool_dir, limit=limit, chunk_size=settings.spool_chunk_bytes)
+    form = await read_upload_form(
+        request,
+        settings.spool_dir,
+        limit=limit,
+        chunk_size=settings.spool_chunk_bytes,
+        stall_seconds=settings.upload_stall_seconds,
+    )
     try:
         is_public = parse_bool(form.fields.get("isPublic", "true"), "isPublic")
         tags = parse_tags_field(form.fields["tags"]) if "tags" in form.fields else ()

@@ -16,7 +16,7 @@ from typing import BinaryIO
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from origin.errors import BadRequest, PayloadTooLarge
+from origin.errors import BadRequest, PayloadTooLarge, RequestTimeout
 
 #: Room for the multipart framing and the small text fields around the file.
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -61,11 +61,20 @@ async def _read_text(part: BodyPartReader) -> str:
         raise BadRequest(f"form field {part.name!r} is not valid text") from exc
 
 
-async def _spool_file(part: BodyPartReader, target: Path, limit: int, chunk_size: int) -> None:
+async def _next_chunk(part: BodyPartReader, chunk_size: int, stall_seconds: float) -> bytes:
+    """A client that stops sending mid-upload is cut off: it would hold an upload slot forever."""
+    try:
+        async with asyncio.timeout(stall_seconds):
+            return await part.read_chunk(chunk_size)
+    except TimeoutError as exc:
+        raise RequestTimeout(f"no upload data for {stall_seconds:g} seconds") from exc
+
+
+async def _spool_file(part: BodyPartReader, target: Path, limit: int, chunk_size: int, stall_seconds: float) -> None:
     handle: BinaryIO = await asyncio.to_thread(target.open, "wb")
     try:
         written = 0
-        while chunk := await part.read_chunk(chunk_size):
+        while chunk := await _next_chunk(part, chunk_size, stall_seconds):
             written += len(chunk)
             if written > limit:
                 raise too_large(limit)
@@ -75,7 +84,7 @@ async def _spool_file(part: BodyPartReader, target: Path, limit: int, chunk_size
 
 
 async def read_upload_form(
-    request: web.Request, spool_dir: Path, *, limit: int, chunk_size: int = 256 * 1024
+    request: web.Request, spool_dir: Path, *, limit: int, chunk_size: int = 256 * 1024, stall_seconds: float = 30.0
 ) -> UploadForm:
     """Parse the multipart body; the caller must ``discard()`` the result when done."""
     if not request.content_type.startswith("multipart/form-data"):
@@ -92,12 +101,12 @@ async def read_upload_form(
                     raise BadRequest("send exactly one 'file' field", code="INVALID_FORM")
                 form.file_path = form.work_dir / "upload"
                 form.filename = part.filename or ""
-                await _spool_file(part, form.file_path, limit, chunk_size)
+                await _spool_file(part, form.file_path, limit, chunk_size, stall_seconds)
             elif part.name in ("isPublic", "tags"):
                 form.fields[part.name] = await _read_text(part)
             else:
                 await part.release()
-    except (PayloadTooLarge, BadRequest):
+    except (PayloadTooLarge, BadRequest, RequestTimeout):
         await form.discard()
         raise
     except (HttpProcessingError, ValueError, RuntimeError, AssertionError, LookupError) as exc:

@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from redis.asyncio import Redis
 from auth.api_keys import KeyStore
 from config import Settings
 from config.settings import with_overrides
-from origin.app_keys import UPLOAD_SLOTS
+from origin.app_keys import SETTINGS, UPLOAD_SLOTS
 from tests import images
 from tests.conftest import AiohttpClient, Origin, start_origin
 from tests.fault_proxy import FaultProxy
@@ -169,3 +171,49 @@ async def test_readyz_names_the_dependency_that_is_down(
 async def test_oversized_headers_are_refused_with_400(origin: Origin) -> None:
     response = await origin.client.get("/healthz", headers={"X-Big": "a" * 9000})
     assert response.status == 400
+
+
+async def test_an_upload_that_stalls_is_cut_off_with_408_and_frees_its_slot(
+    aiohttp_client: AiohttpClient, base_settings: Settings
+) -> None:
+    settings = with_overrides(base_settings, upload_stall_seconds=0.5, max_concurrent_uploads=1)
+    origin = await start_origin(aiohttp_client, settings)
+    key = await origin.user()
+    never = asyncio.Event()
+
+    async def stalled_body() -> AsyncIterator[bytes]:
+        yield b'--st4ll\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + images.png()[:100]
+        await never.wait()
+        yield b""
+
+    headers = {**origin.auth(key), "Content-Type": "multipart/form-data; boundary=st4ll"}
+    response = await origin.client.post("/v1/images", data=stalled_body(), headers=headers)
+    assert response.status == 408
+    assert (await response.json())["error"]["code"] == "REQUEST_TIMEOUT"
+    assert (await origin.upload(key, images.png())).status == 201  # the slot was given back
+    assert not any(origin.app[SETTINGS].spool_dir.iterdir())
+
+
+def test_a_client_trickling_headers_is_disconnected(redis_url: str, redis_client: Redis, tmp_path: Path) -> None:
+    server = Server(_env(redis_url, tmp_path / "data", PICORA_KEEPALIVE_TIMEOUT="1", PICORA_ACCESS_LOG="off"))
+    server.wait_healthy()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            closed = False
+            for _ in range(20):  # the slow client: one header line every quarter second
+                time.sleep(0.25)
+                try:
+                    conn.sendall(b"X-Slow: 1\r\n")
+                    closed = conn.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b""
+                except BlockingIOError:
+                    continue  # still open, nothing to read yet
+                except (ConnectionResetError, BrokenPipeError):
+                    closed = True
+                if closed:
+                    break
+            assert closed, "the server kept a connection whose headers never ended"
+            assert time.monotonic() - started < 4
+    finally:
+        server.stop()
