@@ -22,6 +22,7 @@ from origin.deletion_queue import DeletionQueue
 from origin.errors import NotFound, ServiceUnavailable, StorageError
 from origin.intake.prepare import PreparedImage
 from origin.metadata import ImageRecord, MetadataRepository
+from origin.metrics import Metrics, timed
 from origin.storage import ObjectStorage
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ class ImageService:
         metadata: MetadataRepository,
         storage: ObjectStorage,
         deletions: DeletionQueue,
+        metrics: Metrics,
     ) -> None:
+        self.metrics = metrics
         self.settings = settings
         self.metadata = metadata
         self.storage = storage
@@ -62,7 +65,8 @@ class ImageService:
         owner = principal.user_id
         plan = self.settings.plan(principal.plan)
         image_id = await self.metadata.reserve_id(owner)
-        await self.metadata.reserve_quota(owner, image_id, prepared.size, plan.storage_bytes)
+        async with timed(self.metrics.redis_latency, "reserve_quota"):
+            await self.metadata.reserve_quota(owner, image_id, prepared.size, plan.storage_bytes)
         record = ImageRecord(
             id=image_id,
             owner=owner,
@@ -81,7 +85,8 @@ class ImageService:
             await asyncio.shield(self._abandon(record, object_written=False))
             raise
         try:
-            committed = await self.metadata.commit(record)
+            async with timed(self.metrics.redis_latency, "commit_upload"):
+                committed = await self.metadata.commit(record)
         except RedisError:
             # The reply may be what was lost: if the record is there, the upload is stored.
             if await self._is_stored(record):
@@ -134,7 +139,8 @@ class ImageService:
         if before is None:
             raise NotFound("no such image")
         try:
-            record = await self.metadata.delete(principal.user_id, image_id)
+            async with timed(self.metrics.redis_latency, "delete_image"):
+                record = await self.metadata.delete(principal.user_id, image_id)
         except RedisError:
             # The script may have run and only its reply been lost: if the record is gone, the
             # delete happened, and the object must go too.

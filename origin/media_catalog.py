@@ -15,6 +15,7 @@ from cache.coherent_memo import CoherentMemo
 from config import Settings
 from origin.media_headers import not_modified_headers, representation_headers
 from origin.metadata import ImageRecord, MetadataRepository
+from origin.metrics import Metrics, timed
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +32,9 @@ def media_entry(record: ImageRecord, settings: Settings) -> MediaEntry:
 
 
 class MediaCatalog:
-    def __init__(self, metadata: MetadataRepository, settings: Settings) -> None:
+    def __init__(self, metadata: MetadataRepository, settings: Settings, metrics: Metrics) -> None:
         self.metadata = metadata
+        self.metrics = metrics
         self.settings = settings
         # Redis down: public images already known keep being served; private ones fail closed.
         self.entries: CoherentMemo[MediaEntry | None] = CoherentMemo(
@@ -46,7 +48,8 @@ class MediaCatalog:
         return await self.entries.get(image_id)
 
     async def _load(self, image_id: str) -> MediaEntry | None:
-        record = await self.metadata.get(image_id)
+        async with timed(self.metrics.redis_latency, "metadata_lookup"):
+            record = await self.metadata.get(image_id)
         return None if record is None else media_entry(record, self.settings)
 
     def invalidate(self, image_id: str) -> None:

@@ -9,9 +9,10 @@ every few seconds by a background task rather than counted on the hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -64,6 +65,10 @@ class Metrics:
             "picora_storage_errors", "Object storage calls that failed", ["operation"], registry=r
         )
         self.redis_errors = Counter("picora_redis_errors", "Requests failed because Redis was unreachable", registry=r)
+        self.redis_latency = Histogram(
+            "picora_redis_operation_duration_seconds", "Redis round trips of the main operations", ["operation"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
         self.cdn_purges = Counter("picora_cdn_purges", "CDN purge attempts by outcome", ["outcome"], registry=r)
         self.cdn_purge_lag = Histogram(
             "picora_cdn_purge_lag_seconds", "From queueing a CDN purge to its delivery", registry=r,
@@ -87,6 +92,16 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+@contextlib.asynccontextmanager
+async def timed(histogram: Histogram, operation: str) -> AsyncIterator[None]:
+    """Observe how long the block took (failures included) under ``operation``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        histogram.labels(operation).observe(time.perf_counter() - started)
 
 
 def metrics_middleware(metrics: Metrics) -> Middleware:

@@ -48,6 +48,9 @@ async def test_metrics_count_requests_uploads_refusals_storage_and_caches(origin
     assert value(text, "picora_cache", cache="body", stat="hits") == 2
     assert value(text, "picora_cache", cache="body", stat="misses") == 1
     assert value(text, "picora_cache", cache="body", stat="bytes") == len(images.png())
+    assert value(text, "picora_redis_operation_duration_seconds_count", operation="reserve_quota") == 1
+    assert value(text, "picora_redis_operation_duration_seconds_count", operation="commit_upload") == 1
+    assert value(text, "picora_redis_operation_duration_seconds_count", operation="metadata_lookup") == 1
 
 
 def test_with_several_workers_any_worker_reports_the_sum(redis_url: str, redis_client: Redis, tmp_path: Path) -> None:
