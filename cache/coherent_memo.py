@@ -49,6 +49,10 @@ class CoherentMemo(Generic[V]):
         except self._errors:
             found, stale = self.memo.stale(key)
             if found and self._stale_if_error(stale):  # type: ignore[arg-type]
+                if epoch == self._epoch:
+                    # Re-arm it for another TTL: while the source is down, one request per TTL
+                    # waits for its timeout, not every request.
+                    self.memo.put(key, stale)
                 return stale  # type: ignore[return-value]
             raise
         if epoch == self._epoch:
