@@ -21,13 +21,16 @@ Modes (each method switches at once, for open connections too):
 ``blackhole()``
     Connects still succeed (the listener stays open), but nothing gets through in either direction:
     what either side sends is read and discarded and nobody ever gets an answer. Open connections
-    hang the same way. When the blackhole ends, every connection that lost bytes to it (and every
-    connection accepted during it, which has no upstream) is aborted with RST, because its byte
-    stream now has a hole in it; connections that stayed idle simply resume.
+    hang the same way. (A real blackhole also drops the SYN, so a connect times out instead of
+    hanging after the handshake; a client with timeouts ends up in the same place.) When the
+    blackhole ends, every connection that lost bytes to it (and every connection accepted during
+    it, which has no upstream) is aborted with RST, because its byte stream now has a hole in it;
+    connections that stayed idle simply resume.
 ``reset()``
     Open connections are aborted with RST, and so is every new one as soon as it is accepted.
 ``delay(seconds)``
-    Each chunk, in either direction, is held ``seconds`` before it is forwarded (order is kept).
+    Each chunk, in either direction, is held ``seconds`` before it is forwarded (order is kept; a
+    chunk already held when the mode changes is still forwarded after its delay).
 ``cut_after(n_bytes)``
     Each connection forwards at most ``n_bytes`` more bytes upstream->client (counted from the
     switch, or from the accept for newer connections), then both of its sides are aborted with RST.
@@ -107,6 +110,7 @@ class FaultProxy:
         self.host = host
         self.port = 0
         self.mode: Mode = "pass"
+        #: Connections accepted so far, whatever became of them.
         self.accepted = 0
         self._delay = 0.0
         self._cut = 0
@@ -121,6 +125,7 @@ class FaultProxy:
     # --- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.mode = "pass"
         await self._listen()
 
     async def stop(self) -> None:
