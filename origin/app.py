@@ -197,7 +197,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([redis_context, storage_context, services_context, cdn_context])
     ops.add_routes(app)
     stats = cache_stats(app)
-    app.router.add_get("/metrics", lambda request: metrics_endpoint(metrics, stats))
+
+    async def metrics_route(request: web.Request) -> web.Response:
+        return await metrics_endpoint(metrics, stats)
+
+    app.router.add_get("/metrics", metrics_route)
     usage_api.add_routes(app)
     images_api.add_routes(app)
     access_api.add_routes(app)

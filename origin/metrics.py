@@ -29,7 +29,8 @@ from prometheus_client import (
 from origin.background import stop_if_cancelled
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-ERROR_CODE = "picora_error_code"
+#: The error code of the answer, set by the error middleware for the metrics middleware to count.
+ERROR_CODE = web.RequestKey("picora_error_code", str)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
