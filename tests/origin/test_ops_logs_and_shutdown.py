@@ -69,7 +69,8 @@ async def test_json_logs_carry_the_request_id_and_never_the_key(json_server: Ser
         async with http.post(f"{json_server.base}/v1/images", data=form, headers=headers) as response:
             assert response.status == 201
             image_id = (await response.json())["data"]["id"]
-    json_server.wait_for(r'"request_id": "upload-123"')
+    # The access line is written after the response went out: wait for it, not just for the first line.
+    json_server.wait_for(r'"request_id": "upload-123".*"status": 201')
     lines = [json.loads(line) for line in json_server.output.splitlines() if line.startswith("{")]
     ours = [line for line in lines if line["request_id"] == "upload-123"]
     access = [line for line in ours if line.get("status") == 201]
