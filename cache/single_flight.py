@@ -43,6 +43,3 @@ class SingleFlight(Generic[T]):
 
     def forget_all(self) -> None:
         self._flights.clear()
-
-    def in_flight(self) -> int:
-        return len(self._flights)

@@ -130,8 +130,6 @@ class CdnPurger:
         self._claim = redis.register_script(_CLAIM)
         self._reschedule = redis.register_script(_RESCHEDULE)
         self._wake = asyncio.Event()
-        self.sent = 0
-        self.failures = 0
 
     async def enqueue(self, urls: Sequence[str], tags: Sequence[str]) -> bool:
         """Queue a purge; False when there is nothing to send or no CDN to send it to."""
@@ -157,7 +155,6 @@ class CdnPurger:
             try:
                 await self.client.purge(job.urls, job.tags)
             except CdnPurgeError as exc:
-                self.failures += 1
                 if self.metrics is not None:
                     self.metrics.cdn_purges.labels("failed").inc()
                 delay = min(self.settings.retry_base_seconds * 2**job.attempts, self.settings.retry_max_seconds)
@@ -166,7 +163,6 @@ class CdnPurger:
                 await self._reschedule(keys=[QUEUE_KEY], args=[member, time.time() + delay, retry.encode()])
                 continue
             await self.redis.zrem(QUEUE_KEY, member)
-            self.sent += 1
             delivered += 1
             if self.metrics is not None:
                 self.metrics.cdn_purges.labels("delivered").inc()

@@ -75,8 +75,8 @@ def _serve(settings: Settings, *, worker: bool = False) -> int:
     if settings.redis_url is None:
         # One embedded server for all workers, owned by this parent process.
         embedded = EmbeddedRedis(settings.redis_dir)
-        asyncio.run(_bootstrap_once(with_overrides(settings, redis_url=embedded.start())))
-        settings = with_overrides(settings, redis_url=embedded.url)
+        settings = with_overrides(settings, redis_url=embedded.start())
+        asyncio.run(_bootstrap_once(settings))
     # Workers are fresh interpreters (not forks), started with PROMETHEUS_MULTIPROC_DIR already set:
     # prometheus-client picks its shared-file mode when it is first imported.
     metrics_dir = settings.data_dir / "metrics"
