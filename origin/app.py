@@ -44,16 +44,16 @@ from origin.app_keys import (
 )
 from origin.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
 from origin.deletion_queue import DeletionQueue
-from origin.error_middleware import error_middleware
 from origin.hotlink_cache import HotlinkRulesCache
 from origin.image_service import ChangeListener, ImageService
 from origin.invalidation import Invalidation, InvalidationBus
-from origin.logs import add_request_id_header, request_id_middleware
+from origin.logs import RequestIds
 from origin.media_bodies import BodySource
 from origin.media_catalog import MediaCatalog
 from origin.media_headers import purge_tags
 from origin.metadata import ImageRecord, MetadataRepository
-from origin.metrics import Metrics, mark_worker_gone, metrics_endpoint, metrics_middleware, publish_cache_stats
+from origin.metrics import Metrics, mark_worker_gone, metrics_endpoint, publish_cache_stats
+from origin.pipeline import request_pipeline
 from origin.redis_client import open_redis
 from origin.storage.filesystem import FilesystemStorage
 from origin.storage.measured import MeasuredStorage
@@ -188,11 +188,11 @@ def create_app(settings: Settings) -> web.Application:
     """Build the origin for ``settings``; resources open when the app starts."""
     metrics = Metrics()
     app = web.Application(
-        middlewares=[request_id_middleware, metrics_middleware(metrics), error_middleware], client_max_size=1024 * 1024
+        middlewares=[request_pipeline(metrics, RequestIds())],
+        client_max_size=1024 * 1024,
     )
     app[METRICS] = metrics
     app[UPLOAD_SLOTS] = asyncio.Semaphore(settings.max_concurrent_uploads)
-    app.on_response_prepare.append(add_request_id_header)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([redis_context, storage_context, services_context, cdn_context])
     ops.add_routes(app)

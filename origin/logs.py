@@ -8,6 +8,7 @@ while the request is handled (a context variable, so concurrent requests never m
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import os
@@ -18,23 +19,31 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.typedefs import Handler
+from multidict import istr
 
-REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_HEADER = istr("X-Request-ID")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    rid = given if _SANE_ID.fullmatch(given) else os.urandom(8).hex()
-    request_id.set(rid)
-    return await handler(request)
+class RequestIds:
+    """The caller's id when sane, else 16 hex digits: a random 64-bit start (top bit set, so the
+    width never changes) plus a counter. Unique, and no syscall or formatting per request."""
+
+    def __init__(self) -> None:
+        start = (1 << 63) | (int.from_bytes(os.urandom(8)) >> 2)
+        self._numbers = itertools.count(start)
+
+    def assign(self, request: web.Request) -> str:
+        given = request.headers.get(REQUEST_ID_HEADER)
+        if given is None or not _SANE_ID.fullmatch(given):
+            given = "%x" % next(self._numbers)  # noqa: UP031 - the fastest spelling, on the hot path
+        request_id.set(given)
+        return given
 
 
-async def add_request_id_header(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: every response, streamed ones included, carries the id."""
+def stamp_request_id(response: web.StreamResponse) -> None:
+    """For a handler that prepares (streams) its own response: the id must be set before headers go."""
     response.headers.setdefault(REQUEST_ID_HEADER, request_id.get())
 
 

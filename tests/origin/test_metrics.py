@@ -74,3 +74,19 @@ def test_with_several_workers_any_worker_reports_the_sum(redis_url: str, redis_c
         assert totals == {30.0}
     finally:
         assert server.stop() == 0
+
+
+async def test_latency_buckets_add_up_and_unknown_methods_share_one_label(origin: Origin) -> None:
+    for _ in range(5):
+        assert (await origin.client.get("/healthz")).status == 200
+    for method in ("PROPFIND", "MKCOL", "LOCK"):  # methods the HTTP parser knows, the app does not
+        assert (await origin.client.request(method, "/healthz")).status == 405
+    text = await (await origin.client.get("/metrics")).text()
+    count = value(text, "picora_http_request_duration_seconds_count", route="/healthz")
+    assert count == 5
+    assert value(text, "picora_http_request_duration_seconds_bucket", route="/healthz", le="+Inf") == count
+    assert value(text, "picora_http_request_duration_seconds_bucket", route="/healthz", le="10.0") == count
+    assert 0 < value(text, "picora_http_request_duration_seconds_sum", route="/healthz") < 5 * 5.0
+    # A method no route has is refused before routing: counted as unmatched, under one label.
+    assert value(text, "picora_http_requests_total", route="unmatched", method="OTHER", status="405") == 3
+    assert "PROPFIND" not in text
