@@ -36,6 +36,10 @@ class CoherentMemo(Generic[V]):
         self._errors = errors
         self._stale_if_error = stale_if_error
 
+    def peek(self, key: str) -> tuple[bool, V | None]:
+        """The memoised value if fresh, without awaiting: lets a hot path skip a coroutine."""
+        return self.memo.get(key)
+
     async def get(self, key: str) -> V:
         found, value = self.memo.get(key)
         if found:

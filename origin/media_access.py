@@ -71,6 +71,12 @@ async def _owner_asks(request: web.Request, record: ImageRecord) -> bool | None:
     return principal is not None and principal.user_id == record.owner
 
 
+def plainly_public(request: web.Request, record: ImageRecord) -> bool:
+    """Public, and its owner is known to have no hotlink rules: ``grant_access`` would say PUBLIC.
+    Decided without awaiting, for the common case of the hot path."""
+    return record.is_public and request.app[HOTLINK].known_off(record.owner)
+
+
 async def grant_access(request: web.Request, record: ImageRecord) -> Grant:
     if record.is_public:
         rules = await request.app[HOTLINK].get(record.owner)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from multidict import CIMultiDict, CIMultiDictProxy
 from redis.exceptions import RedisError
 
 from cache.coherent_memo import CoherentMemo
@@ -20,15 +21,24 @@ from origin.metrics import Metrics, timed
 
 @dataclass(frozen=True, slots=True)
 class MediaEntry:
+    """A record with its response headers, read-only: each response takes a ``.copy()``, which
+    costs a third of building a header multidict from a dict."""
+
     record: ImageRecord
     last_modified: int
-    headers: Mapping[str, str]
-    not_modified_headers: Mapping[str, str]
+    headers: CIMultiDictProxy[str]
+    not_modified_headers: CIMultiDictProxy[str]
+
+
+def frozen_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
+    return CIMultiDictProxy(CIMultiDict(headers))
 
 
 def media_entry(record: ImageRecord, settings: Settings) -> MediaEntry:
     headers = representation_headers(record, settings)
-    return MediaEntry(record, record.created_ms // 1000, headers, not_modified_headers(headers))
+    return MediaEntry(
+        record, record.created_ms // 1000, frozen_headers(headers), frozen_headers(not_modified_headers(headers))
+    )
 
 
 class MediaCatalog:
@@ -43,6 +53,10 @@ class MediaCatalog:
             errors=(RedisError,),
             stale_if_error=lambda entry: entry is not None and entry.record.is_public,
         )
+
+    def cached(self, image_id: str) -> tuple[bool, MediaEntry | None]:
+        """``(True, entry)`` when the memo answers (a known-missing id is ``(True, None)``)."""
+        return self.entries.peek(image_id)
 
     async def entry(self, image_id: str) -> MediaEntry | None:
         return await self.entries.get(image_id)

@@ -13,6 +13,7 @@ from config import Settings
 from config.settings import with_overrides
 from origin import redis_keys as rk
 from origin.app_keys import BODIES, CATALOG, REDIS
+from origin.media import SEPARATE_HEADERS_FROM
 from origin.metadata import ImageRecord, MetadataRepository
 from tests.conftest import AiohttpClient, Origin, start_origin
 from tests.faults import InstrumentedStorage, eventually, instrument
@@ -242,3 +243,22 @@ async def test_the_body_cache_holds_at_most_cache_bytes_and_evicts_the_least_rec
     cache = origin.app[BODIES].cache
     assert cache.evictions == 2
     assert cache.size_bytes <= 100_000
+
+
+async def test_a_large_cached_body_goes_out_whole_with_its_headers(origin: Origin) -> None:
+    """Bodies from SEPARATE_HEADERS_FROM on are written apart from their headers: same answer."""
+    data = noise_png(400)  # about 480 KB
+    assert len(data) >= SEPARATE_HEADERS_FROM
+    _, path = await _upload(origin, data)
+    storage = instrument(origin)
+    for _ in range(2):
+        response = await origin.client.get(path, headers={"X-Request-ID": "large-1"})
+        assert response.status == 200
+        assert response.headers["Content-Length"] == str(len(data))
+        assert response.headers["X-Request-ID"] == "large-1"
+        assert response.headers["Accept-Ranges"] == "bytes"
+        assert await response.read() == data
+    assert len(storage.reads) == 1  # the second answer came from the body cache
+    head = await origin.client.head(path)
+    assert head.headers["Content-Length"] == str(len(data))
+    assert await head.read() == b""
