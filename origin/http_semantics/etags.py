@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,12 +22,10 @@ class EntityTag:
         return f'W/"{self.opaque}"' if self.weak else f'"{self.opaque}"'
 
 
-def _is_etagc(ch: str) -> bool:
-    # etagc = %x21 / %x23-7E / obs-text (RFC 9110 section 8.8.3). obs-text is
-    # %x80-FF; header bytes may reach us latin-1 or surrogate-escaped UTF-8
-    # decoded, so any non-ASCII code point is accepted as obs-text.
-    o = ord(ch)
-    return o == 0x21 or 0x23 <= o <= 0x7E or o >= 0x80
+# etagc = %x21 / %x23-7E / obs-text (RFC 9110 section 8.8.3). obs-text is %x80-FF; header bytes
+# may reach us latin-1 or surrogate-escaped UTF-8 decoded, so any non-ASCII code point is accepted
+# as obs-text. A regex, not a per-character test: this runs on every conditional or ranged hit.
+_OPAQUE = re.compile("[\x21\x23-\x7e\x80-\U0010ffff]*")
 
 
 def _scan_entity_tag(value: str, pos: int) -> tuple[EntityTag, int] | None:
@@ -43,7 +42,7 @@ def _scan_entity_tag(value: str, pos: int) -> tuple[EntityTag, int] | None:
     if end == -1:
         return None
     opaque = value[pos + 1 : end]
-    if not all(_is_etagc(ch) for ch in opaque):
+    if not _OPAQUE.fullmatch(opaque):
         return None
     return EntityTag(opaque, weak), end + 1
 

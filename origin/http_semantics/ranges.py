@@ -32,6 +32,8 @@ _TCHAR = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # token (RFC 9110 section 
 # (RFC 9110 section 14.1.1). [0-9], not \d: only ASCII DIGIT is allowed.
 _INT_RANGE = re.compile(r"([0-9]+)-([0-9]*)")
 _SUFFIX_RANGE = re.compile(r"-([0-9]+)")
+# One int-range, numbers short enough for int(): by far the most common header.
+_SIMPLE = re.compile(r"bytes=([0-9]{1,15})-([0-9]{0,15})")
 # Digit strings longer than this are "bigger than any object" and are never
 # passed to int(), which is slow on, and refuses (ValueError), very long input.
 _MAX_DIGITS = 30
@@ -134,6 +136,15 @@ def evaluate_range(header: str | None, size: int, *, max_ranges: int = 20) -> Ra
         raise ValueError("max_ranges must be >= 1")
     if header is None:
         return _FULL
+    if simple := _SIMPLE.fullmatch(header):
+        # The usual single "bytes=first-[last]": the general path below gives the same answer.
+        first, given_last = int(simple.group(1)), simple.group(2)
+        last = int(given_last) if given_last else size - 1
+        if given_last and last < first:
+            return _FULL  # invalid, so ignored, even when it would also be unsatisfiable
+        if first >= size:
+            return _UNSATISFIABLE
+        return RangeDecision("partial", (ByteRange(first, min(last, size - 1)),))
     unit, eq, range_set = header.strip(_OWS).partition("=")
     # ranges-specifier = range-unit "=" range-set, with no whitespace around "=".
     if not eq or not _TCHAR.fullmatch(unit) or unit.lower() != "bytes":

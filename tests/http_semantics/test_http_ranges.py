@@ -235,3 +235,13 @@ def test_range_shaped_headers_stay_in_bounds(header: str, size: int, max_ranges:
     _check_decision(decision, size, max_ranges)
     if size == 0:
         assert decision.kind != "partial"
+
+
+_digits = st.integers(min_value=0, max_value=10**15 - 1).map(str) | st.from_regex(r"0{1,3}[0-9]{1,5}", fullmatch=True)
+
+
+@given(_digits, _digits | st.just(""), st.integers(min_value=0, max_value=3000))
+def test_the_single_range_fast_path_agrees_with_the_general_parser(first: str, last: str, size: int) -> None:
+    """``bytes=a-b`` takes a shortcut; leading whitespace (OWS, stripped) sends the same header the long way."""
+    header = f"bytes={first}-{last}"
+    assert evaluate_range(header, size) == evaluate_range(" " + header, size)
