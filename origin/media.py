@@ -136,11 +136,14 @@ async def _send_large(request: web.Request, entry: MediaEntry, body: bytes) -> w
     response = web.StreamResponse(headers=entry.headers.copy())
     response.content_length = len(body)
     stamp_request_id(response)
-    writer = await response.prepare(request)
-    if isinstance(writer, StreamWriter):
-        writer.send_headers()
-    await response.write(body)
-    await response.write_eof()
+    try:
+        writer = await response.prepare(request)
+        if isinstance(writer, StreamWriter):
+            writer.send_headers()
+        await response.write(body)
+        await response.write_eof()
+    except ConnectionResetError:
+        log.debug("client went away during %s", entry.record.object_key)
     return response
 
 
