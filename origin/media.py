@@ -142,7 +142,7 @@ async def _send_large(request: web.Request, entry: MediaEntry, body: bytes) -> w
             writer.send_headers()
         await response.write(body)
         await response.write_eof()
-    except ConnectionResetError:
+    except ConnectionError:  # reset, or lost while waiting to write more
         log.debug("client went away during %s", entry.record.object_key)
     return response
 
@@ -188,7 +188,7 @@ async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[Byte
         log.warning("storage read of %s broke mid-body: %s", record.object_key, exc)
         if request.transport is not None:
             request.transport.abort()
-    except ConnectionResetError:
+    except ConnectionError:  # reset, or lost while waiting to write more
         log.debug("client went away during %s", record.object_key)
     finally:
         await chunks.aclose()

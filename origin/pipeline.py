@@ -39,7 +39,7 @@ def request_pipeline(metrics: Metrics, ids: RequestIds) -> Middleware:
                     raise
                 response, code = error_response(request, exc)
                 metrics.errors.labels(code).inc()
-            except (asyncio.CancelledError, ConnectionResetError):
+            except (asyncio.CancelledError, ConnectionError):  # the client went away
                 raise
             except Exception as exc:  # every failure gets a JSON answer, never a bare 500
                 response, code = error_response(request, exc)
