@@ -16,9 +16,11 @@ from origin.intake.formats import BY_EXT
 from origin.metadata import ImageRecord
 from origin.storage import ObjectStorage
 
-#: Small enough that 200 concurrent streams stay within the memory bound (bench/), large enough
-#: to keep syscalls few.
-STREAM_CHUNK_BYTES = 64 * 1024
+#: What a stream reads from storage at a time, and so how far an S3 response buffers ahead of it
+#: (twice this: see origin/storage/s3_session.py). A stream holds about one socket read (~250 KB
+#: under uvloop) plus a few of these: 64 KiB held ~10 MiB more than 32 KiB with 200 concurrent
+#: streams (bench/ "Memory phase"); 16 KiB saved little more for more CPU.
+STREAM_CHUNK_BYTES = 32 * 1024
 
 
 class BodySource:
