@@ -34,6 +34,8 @@ class S3Settings:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     prefix: str = ""
+    #: Longest wait for a read to start, retries included; a far or slow store may need more.
+    first_byte_timeout_seconds: float = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ _ENV_KEYS: dict[str, str] = {
     "PICORA_S3_BUCKET": "s3_bucket",
     "PICORA_S3_REGION": "s3_region",
     "PICORA_S3_PREFIX": "s3_prefix",
+    "PICORA_S3_FIRST_BYTE_TIMEOUT": "s3_first_byte_timeout",
     "AWS_ACCESS_KEY_ID": "s3_access_key_id",
     "AWS_SECRET_ACCESS_KEY": "s3_secret_access_key",
     "PICORA_DEFAULT_PLAN": "default_plan",
@@ -188,6 +191,7 @@ def load_settings(
         access_key_id=r.optional_text("s3_access_key_id"),
         secret_access_key=r.optional_text("s3_secret_access_key"),
         prefix=r.text("s3_prefix", ""),
+        first_byte_timeout_seconds=r.seconds("s3_first_byte_timeout", 6.0, low=0.5, high=300.0),
     )
     if storage == "s3":
         r.check(bool(s3.bucket), "s3_bucket: PICORA_S3_BUCKET is required when PICORA_STORAGE=s3")

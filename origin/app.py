@@ -73,7 +73,9 @@ async def storage_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.storage == "s3":
         async with open_s3_client(settings.s3) as client:
-            app[STORAGE] = MeasuredStorage(S3Storage(client, settings.s3.bucket, settings.s3.prefix), app[METRICS])
+            s3 = settings.s3
+            storage = S3Storage(client, s3.bucket, s3.prefix, first_byte_seconds=s3.first_byte_timeout_seconds)
+            app[STORAGE] = MeasuredStorage(storage, app[METRICS])
             yield
     else:
         app[STORAGE] = MeasuredStorage(FilesystemStorage(settings.objects_dir), app[METRICS])

@@ -21,12 +21,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from config import S3Settings
 from origin.errors import ObjectMissing, StorageError
 from origin.storage.base import ObjectInfo, check_key
+from origin.storage.s3_session import BoundedReadSession
 
-#: Longest wait for a read to start, retries included: botocore's own timeouts and retries add up
-#: to more than a client will wait for a 503 when storage is blackholed.
+#: Longest wait for a read to start, retries included, unless configured (``PICORA_S3_FIRST_BYTE_TIMEOUT``):
+#: botocore's own timeouts and retries add up to more than a client will wait for a 503 when
+#: storage is blackholed.
 FIRST_BYTE_SECONDS = 6.0
-#: Longest a whole (cacheable, at most a few MB) object may take to read.
-WHOLE_READ_SECONDS = 8.0
+#: How much longer than that a whole (cacheable, at most a few MB) object may take to read.
+WHOLE_READ_EXTRA_SECONDS = 2.0
+#: Connections to storage at once. A large object streamed to a client holds one for the whole
+#: download and a request still waiting for one after the first-byte bound is a 503, so this is how
+#: many such downloads run at once (200 in bench/; each holds little memory, see s3_session). It
+#: also keeps storage sockets well inside a 1024 open-file limit.
+MAX_CONNECTIONS = 256
 #: Objects up to this size go up in one PUT; larger ones as a multipart upload of parts this size.
 PART_BYTES = 8 * 1024 * 1024
 
@@ -55,8 +62,10 @@ async def open_s3_client(settings: S3Settings) -> AsyncIterator[Any]:
         # throttling errors (SlowDown, 503) with backoff.
         retries={"max_attempts": 2, "mode": "standard"},
         connect_timeout=2,
-        read_timeout=4,
-        max_pool_connections=100,
+        read_timeout=settings.first_byte_timeout_seconds * 2 / 3,
+        max_pool_connections=MAX_CONNECTIONS,
+        # A stream holds about one socket read (~250 KB) instead of up to ~750 KiB: see s3_session.
+        http_session_cls=BoundedReadSession,
     )
     session = get_session()
     async with session.create_client(
@@ -73,10 +82,13 @@ async def open_s3_client(settings: S3Settings) -> AsyncIterator[Any]:
 class S3Storage:
     """Objects in one bucket, under an optional key prefix."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+    def __init__(
+        self, client: Any, bucket: str, prefix: str = "", *, first_byte_seconds: float = FIRST_BYTE_SECONDS
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
+        self.first_byte_seconds = first_byte_seconds
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -125,7 +137,7 @@ class S3Storage:
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end}"
         try:
-            async with asyncio.timeout(FIRST_BYTE_SECONDS):
+            async with asyncio.timeout(self.first_byte_seconds):
                 response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
         except ClientError as exc:
             if _is_missing(exc):
@@ -146,10 +158,11 @@ class S3Storage:
     async def read(self, key: str) -> bytes:
         """Whole objects are the cacheable (small) ones: a read that drags on is a failed read."""
         try:
-            async with asyncio.timeout(WHOLE_READ_SECONDS):
+            async with asyncio.timeout(self.first_byte_seconds + WHOLE_READ_EXTRA_SECONDS):
                 return b"".join([chunk async for chunk in self.stream(key, chunk_size=1024 * 1024)])
         except TimeoutError as exc:
-            raise StorageError(f"reading {key} took longer than {WHOLE_READ_SECONDS}s") from exc
+            limit = self.first_byte_seconds + WHOLE_READ_EXTRA_SECONDS
+            raise StorageError(f"reading {key} took longer than {limit}s") from exc
 
     async def delete(self, key: str) -> None:
         try:

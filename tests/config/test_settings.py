@@ -35,6 +35,7 @@ media_base_url = "https://media.picora.me/"
 [s3]
 bucket = "from-file"
 endpoint_url = "http://127.0.0.1:9000"
+first_byte_timeout = 15
 
 [plans.free]
 storage_bytes = 1000
@@ -49,6 +50,8 @@ storage_bytes = 100000
     assert settings.storage == "s3"
     assert settings.s3.bucket == "from-env"
     assert settings.s3.endpoint_url == "http://127.0.0.1:9000"
+    assert settings.s3.first_byte_timeout_seconds == 15.0
+    assert load_settings({}).s3.first_byte_timeout_seconds == 6.0
     assert settings.media_base_url == "https://media.picora.me"
     assert settings.plans["free"].storage_bytes == 1000
     assert settings.plans["free"].max_file_bytes == 10 * 1024 * 1024
@@ -66,14 +69,15 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "PICORA_MEDIA_BASE_URL": "ftp://x",
         "PICORA_ACCESS_LOG": "maybe",
         "PICORA_DEFAULT_PLAN": "gold",
+        "PICORA_S3_FIRST_BYTE_TIMEOUT": "0",
     }
     with pytest.raises(SettingsError) as caught:
         load_settings(env)
     text = "\n".join(caught.value.problems)
     for fragment in ("port", "default_plan", "s3_bucket", "redis_url", "media_base_url", "access_log", "colour",
-                     "plans.x.max_file_bytes", "plans.x.speed"):  # fmt: skip
+                     "plans.x.max_file_bytes", "plans.x.speed", "s3_first_byte_timeout"):  # fmt: skip
         assert fragment in text, fragment
-    assert len(caught.value.problems) >= 9
+    assert len(caught.value.problems) >= 10
     with pytest.raises(SettingsError, match="storage: must be 'fs' or 's3'"):
         load_settings({"PICORA_STORAGE": "gcs"})
 

@@ -32,7 +32,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -420,6 +420,23 @@ async def test_redis_outage_the_origin_recovers_by_itself(
 
 
 # --- 2. Object storage down, blackholed, slow, cut mid-body -----------------------------------
+
+
+async def test_the_first_byte_bound_is_configurable(
+    s3_proxy: FaultProxy, aiohttp_client: AiohttpClient, settings: Settings, s3_bucket: str
+) -> None:
+    """``PICORA_S3_FIRST_BYTE_TIMEOUT``: a blackholed store answers 503 after that long, not after 6 s."""
+    s3 = replace(s3_settings(f"http://{s3_proxy.address}", s3_bucket), first_byte_timeout_seconds=1.5)
+    origin = await start_origin(aiohttp_client, with_overrides(settings, storage="s3", s3=s3))
+    try:
+        key = await origin.user(plan="bulk")
+        path = await upload_ok(origin, key, images.noise_png(40, 34))
+        await FAULTS["blackhole"](s3_proxy)
+        answer = await ask(origin, "uncached image, store blackholed", path)
+        assert not unavailable_problems(answer), unavailable_problems(answer)
+        assert 1.4 < answer.seconds < 3.5, answer
+    finally:
+        await s3_proxy.forward()
 
 
 @pytest.mark.parametrize("fault", ["down", "blackhole", "slow"])
