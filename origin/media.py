@@ -170,7 +170,8 @@ async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[Byte
     first_part = plan[0][1]
     chunks = bodies.stream(record, first_part.start, first_part.end)
     try:
-        first_chunk = await anext(chunks)
+        # In a list the writer empties: nothing keeps the chunk alive once it is written.
+        first_chunk = [await anext(chunks)]
     except StopAsyncIteration as exc:
         raise StorageError(f"{record.object_key} is empty in storage") from exc
     except BaseException:
@@ -201,15 +202,16 @@ async def _write_parts(
     record: ImageRecord,
     plan: Sequence[tuple[bytes, ByteRange]],
     *,
-    first: tuple[bytes, AsyncGenerator[bytes, None]],
+    first: tuple[list[bytes], AsyncGenerator[bytes, None]],
 ) -> None:
-    """Write every part; the first part's stream is already open with its first chunk read."""
+    """Write every part; the first part's stream is already open with its first chunk read
+    (handed over in a list, which this empties)."""
     for index, (preamble, part) in enumerate(plan):
         if preamble:
             await response.write(preamble)
         if index == 0:
-            chunk, chunks = first
-            await response.write(chunk)
+            pending, chunks = first
+            await response.write(pending.pop())
             async for chunk in chunks:
                 await response.write(chunk)
             continue

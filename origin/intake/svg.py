@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from py_svg_hush import filter_svg
-
 from origin.errors import InvalidImage
 
 # svg-hush serialises attributes as name="value" with the value escaped, so this pattern is exact.
@@ -19,6 +17,8 @@ _OUTSIDE_REFERENCE = re.compile(rb'\s(?:xlink:)?href="(?!#)[^"]*"')
 
 def sanitize_svg(data: bytes) -> bytes:
     """A safe SVG document, or ``InvalidImage`` if ``data`` is not well-formed SVG."""
+    from py_svg_hush import filter_svg  # lazy, like Pillow (see prepare.py): only uploads need it
+
     try:
         cleaned = filter_svg(data)
     except ValueError as exc:
