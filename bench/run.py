@@ -58,8 +58,20 @@ TARGETS = {"hit-50k": 0.35, "hit-2m": 1.0, "range-1k": 0.35, "revalidate-304": 0
 #: The memory bound is the cache budget plus this.
 MEMORY_HEADROOM = 150 * MIB
 MEMORY_CACHE_BYTES = 16 * MIB
+#: The memory instance: a small body cache, and a first-byte bound long enough for moto, which
+#: serialises concurrent GETs of one object (a lock per key) and so starts the 200th response many
+#: seconds after the first; with the default 6 s the slow starts are 503s and never stream at all.
+MEMORY_ORIGIN_ENV = {"PICORA_CACHE_BYTES": str(MEMORY_CACHE_BYTES), "PICORA_S3_FIRST_BYTE_TIMEOUT": "90"}
 #: Extra ~2 MB images uploaded only to fill the memory instance's body cache to its budget.
 FILLER_IMAGES = 7
+#: moto's server listens with werkzeug's backlog of 128: the memory phase's 200 streams open 200
+#: connections to it at once, and the SYNs it dropped (retried after 1 s, 3 s) counted as the
+#: origin's listen-queue overflows and pushed first bytes past the origin's 6 s limit.
+MOTO_BACKLOG = 1024
+MOTO_MAIN = (
+    "import sys, werkzeug.serving; werkzeug.serving.BaseWSGIServer.request_queue_size = int(sys.argv.pop(1)); "
+    "from moto.server import main; main()"
+)
 
 
 class BenchError(RuntimeError):
@@ -244,9 +256,8 @@ class Stack:
     def start_moto(self) -> None:
         self.moto_port = free_port()
         env = {**os.environ, **AWS_KEYS}
-        process = self.procs.start(
-            "moto", [str(VENV_BIN / "python"), "-m", "moto.server", "-H", HOST, "-p", str(self.moto_port)], env
-        )
+        argv = [str(VENV_BIN / "python"), "-c", MOTO_MAIN, str(MOTO_BACKLOG), "-H", HOST, "-p", str(self.moto_port)]
+        process = self.procs.start("moto", argv, env)
         wait_until(lambda: fetch(self.moto_port, "/moto-api/").status == 200, "moto server", 30, process)
         client = boto3.client(
             "s3",
@@ -928,13 +939,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--download-limit", type=float, default=60.0, help="seconds the memory phase may take")
     parser.add_argument("--only", help="comma-separated scenario keys to run (default: all)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory phase")
+    parser.add_argument(
+        "--only-memory", action="store_true", help="only the memory phase: no wrk scenarios, nginx or bare aiohttp"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers to CPU 0 and wrk to CPU 1")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     parser.add_argument(
         "--profile", metavar="SCENARIO", help="instead of the comparison: one wrk run of SCENARIO against an origin "
         "under cProfile, then its top functions (cProfile slows it down: look at shares, not req/s)",
     )  # fmt: skip
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.only_memory and (args.no_memory or args.profile):
+        parser.error("--only-memory excludes --no-memory and --profile")
+    return args
 
 
 def cpu_pins(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -1058,10 +1075,11 @@ def profile_scenario(stack: Stack, scenario: Scenario, args: argparse.Namespace,
 def bench(stack: Stack, args: argparse.Namespace) -> int:
     server_pin, wrk_pin = cpu_pins(args)
     started, load_before = time.monotonic(), load_note()
-    print("starting redis-server, moto, nginx and the origin ...", flush=True)
+    print(f"starting redis-server, moto, {'' if args.only_memory else 'nginx '}and the origin ...", flush=True)
     stack.start_redis()
     stack.start_moto()
-    stack.start_nginx()
+    if not args.only_memory:
+        stack.start_nginx()
     origin = stack.start_origin("origin")
     key = stack.create_key(origin)
 
@@ -1071,10 +1089,12 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
         images.append(("large", noise_png(20_000_000, 2048)))
         images += [(f"filler{n}", noise_png(2_000_000, 1024)) for n in range(FILLER_IMAGES)]
     uploaded = run_async(upload_all(origin.port, key, images))
-    for image in uploaded:
-        (stack.nginx_root / f"{image.id}.png").write_bytes(image.data)
     small, medium, *rest = uploaded
     print("  " + ", ".join(f"{i.label} {len(i.data):,} B" for i in uploaded[:3]), flush=True)
+    if args.only_memory:
+        return finish(stack, args, [], [], LogWatch(), started, rest, small, medium)
+    for image in uploaded:
+        (stack.nginx_root / f"{image.id}.png").write_bytes(image.data)
 
     cold = stack.start_origin("origin-cold", {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"})
     if not args.profile:
@@ -1114,12 +1134,26 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
     )
     logs = LogWatch()
     problems = run_scenarios(scenarios, args, wrk_pin, logs)
+    return finish(stack, args, scenarios, problems, logs, started, rest, small, medium)
 
+
+def finish(
+    stack: Stack,
+    args: argparse.Namespace,
+    scenarios: Sequence[Scenario],
+    problems: list[str],
+    logs: LogWatch,
+    started: float,
+    rest: Sequence[Uploaded],
+    small: Uploaded,
+    medium: Uploaded,
+) -> int:
+    """The memory phase (unless skipped), the report and the checks over every server's log."""
     memory: MemoryResult | None = None
     if not args.no_memory:
         large, *fillers = rest
         print(f"\nmemory phase: {args.downloads} concurrent downloads of the {len(large.data):,} B image ...")
-        mem_origin = stack.start_origin("origin-memory", {"PICORA_CACHE_BYTES": str(MEMORY_CACHE_BYTES)})
+        mem_origin = stack.start_origin("origin-memory", MEMORY_ORIGIN_ENV)
         logs.mark(mem_origin.log)
         memory = memory_phase(mem_origin, large, [small, medium, *fillers], args, stack.moto_object_gets)
         events = logs.new_events(mem_origin.log)
@@ -1130,7 +1164,8 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
         if memory.overflows:
             problems.append(f"memory phase: {memory.overflows} connection attempts overflowed the listen queue")
 
-    print("\n" + scenario_table(scenarios))
+    if scenarios:
+        print("\n" + scenario_table(scenarios))
     for s in scenarios:
         if s.note:
             print(f"(*) {s.note}.")
@@ -1145,7 +1180,7 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
         events = whole.new_events(running.log)
         if events:
             problems.append(f"{name}, whole run: {sum(events.values())} warnings/errors logged ({describe(events)})")
-    events = whole.new_events(stack.nginx_log)
+    events = whole.new_events(stack.nginx_log) if stack.nginx_pid else Counter()
     if events:
         problems.append(f"nginx, whole run: {sum(events.values())} warnings/errors logged ({describe(events)})")
     if stack.bare_process is not None:
