@@ -296,8 +296,15 @@ class Stack:
         env.update(extra)
         return env
 
-    def start_origin(self, name: str, extra: Mapping[str, str] | None = None, profile: Path | None = None) -> Origin:
-        """``picora-origin serve`` (one process); under cProfile, writing ``profile`` on exit, if asked."""
+    def start_origin(
+        self,
+        name: str,
+        extra: Mapping[str, str] | None = None,
+        profile: Path | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> Origin:
+        """``picora-origin serve`` (one process); under cProfile, writing ``profile`` on exit, if asked;
+        behind ``wrapper`` (a command such as valgrind's) if given."""
         port = free_port()
         data_dir = self.tmp / f"data-{name}"
         data_dir.mkdir()
@@ -305,9 +312,11 @@ class Stack:
         argv = [str(VENV_BIN / "picora-origin"), "serve"]
         if profile is not None:
             argv = [str(VENV_BIN / "python"), "-m", "cProfile", "-o", str(profile), "-m", "origin.cli", "serve"]
+        if wrapper:
+            argv = [*wrapper, str(VENV_BIN / "python"), "-m", "origin.cli", "serve"]
         process = self.procs.start(name, argv, env, pinned=True)
         try:
-            wait_until(lambda: healthy(port), f"origin {name}", 30, process)
+            wait_until(lambda: healthy(port), f"origin {name}", 300 if wrapper else 30, process)
         except BenchError as exc:
             raise BenchError(f"{exc}\n--- {name}.log ---\n{self.procs.log_tail(name)}") from exc
         cache_bytes = int(env.get("PICORA_CACHE_BYTES", 256 * MIB))
@@ -358,14 +367,16 @@ class Stack:
     def bare_log(self) -> Path:
         return self.procs.log_dir / "bare.log"
 
-    def start_bare(self, ready_path: str) -> None:
+    def start_bare(self, ready_path: str, wrapper: Sequence[str] = ()) -> None:
         """bench/bare_aiohttp.py: nginx's files, from memory; one process, uvloop, pinned like the origin."""
         self.bare_port = free_port()
-        argv = [str(VENV_BIN / "python"), str(BENCH_DIR / "bare_aiohttp.py"), "--host", HOST,
+        argv = [*wrapper, str(VENV_BIN / "python"), str(BENCH_DIR / "bare_aiohttp.py"), "--host", HOST,
                 "--port", str(self.bare_port), "--root", str(self.nginx_root)]  # fmt: skip
         self.bare_process = self.procs.start("bare", argv, pinned=True)
+        timeout = 300 if wrapper else 30
         try:
-            wait_until(lambda: fetch(self.bare_port, ready_path).status == 200, "bare aiohttp", 30, self.bare_process)
+            ready = lambda: fetch(self.bare_port, ready_path).status == 200  # noqa: E731
+            wait_until(ready, "bare aiohttp", timeout, self.bare_process)
         except BenchError as exc:
             raise BenchError(f"{exc}\n--- bare.log ---\n{self.procs.log_tail('bare')}") from exc
 
@@ -948,6 +959,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--profile", metavar="SCENARIO", help="instead of the comparison: one wrk run of SCENARIO against an origin "
         "under cProfile, then its top functions (cProfile slows it down: look at shares, not req/s)",
     )  # fmt: skip
+    parser.add_argument(
+        "--instructions", metavar="SCENARIO", help="instead of the comparison: instructions per request of the "
+        "origin and bare aiohttp for SCENARIO under valgrind's callgrind (steady whatever the load; ~2 min)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.only_memory and (args.no_memory or args.profile):
         parser.error("--only-memory excludes --no-memory and --profile")
@@ -1072,6 +1087,63 @@ def profile_scenario(stack: Stack, scenario: Scenario, args: argparse.Namespace,
     stats.sort_stats("cumulative").print_stats(40)
 
 
+def callgrind(out: Path) -> list[str]:
+    """valgrind counting instructions, idle until ``callgrind_control -i on`` (start-up runs ~5x slower, not 50x)."""
+    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+
+
+def instructions_per_request(name: str, process: subprocess.Popen[bytes], side: Side, dump: Path) -> tuple[int, int]:
+    """Warm ``side``, count the server's instructions over 10 s of ``wrk -c4`` and return (total, requests)."""
+    headers = dict(header.split(": ", 1) for header in side.headers)
+    for _ in range(5):
+        fetch(side.port, side.path, headers)
+    control = ["callgrind_control"]
+    subprocess.run([*control, "-i", "on", str(process.pid)], capture_output=True, timeout=60, check=True)
+    command = ["wrk", "-t1", "-c4", "-d10s", "-s", str(BENCH_DIR / "report.lua")]
+    for header in side.headers:
+        command += ["-H", header]
+    done = subprocess.run([*command, f"http://{HOST}:{side.port}{side.path}"], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    subprocess.run([*control, "-d", str(process.pid)], capture_output=True, timeout=60, check=True)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise BenchError(f"wrk against {name} under valgrind failed: {done.stdout}{done.stderr}")
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    if any(raw[k] for k in ("connect", "read", "write", "status", "timeout")):
+        raise BenchError(f"wrk against {name} under valgrind saw errors: {raw}")
+    dumps = sorted(dump.parent.glob(dump.name + "*"), key=lambda path: path.stat().st_mtime)
+    totals = [ln for ln in dumps[-1].read_text().splitlines() if ln.startswith(("summary:", "totals:"))]
+    return int(totals[0].split()[1]), int(raw["requests"])
+
+
+def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded) -> None:
+    """Instructions per request of the origin and bare aiohttp under callgrind: a cost that does
+    not move with the machine's load, unlike req/s and CPU time (user space only)."""
+    if shutil.which("valgrind") is None:
+        raise BenchError("valgrind is not installed (apt-get install valgrind)")
+    cold = scenario.counters is not None
+    extra = {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"} if cold else {}
+    rows = []
+    origin_out = stack.tmp / "callgrind.origin"
+    counted = stack.start_origin("origin-callgrind", extra, wrapper=callgrind(origin_out))
+    headers = scenario.origin.headers
+    if scenario.key == "revalidate-304":  # same record, same ETag, whichever instance answers
+        headers = (f"If-None-Match: {fetch(counted.port, scenario.origin.path).headers['etag']}",)
+    rows.append(("origin", *instructions_per_request(
+        "origin", counted.process, Side(counted.port, scenario.origin.path, headers), origin_out)))  # fmt: skip
+    if not cold:  # the bare app answers as nginx does (same ETag), from memory: no cold case
+        bare_out = stack.tmp / "callgrind.bare"
+        stack.start_bare(small.path, wrapper=callgrind(bare_out))
+        assert stack.bare_process is not None
+        side = Side(stack.bare_port, scenario.nginx.path, scenario.nginx.headers)
+        rows.append(("bare aiohttp", *instructions_per_request("bare", stack.bare_process, side, bare_out)))
+    print(f"\n{scenario.key}: instructions per request under callgrind (user space; wrk -t1 -c4 -d10s)")
+    for name, total, requests in rows:
+        print(f"  {name:<13} {total / max(requests, 1):>12,.0f}   ({total:,} over {requests:,} requests)")
+    if len(rows) == 2:
+        print(f"  origin/bare   {rows[0][1] / rows[0][2] / (rows[1][1] / rows[1][2]):.2f}x the instructions")
+
+
 def bench(stack: Stack, args: argparse.Namespace) -> int:
     server_pin, wrk_pin = cpu_pins(args)
     started, load_before = time.monotonic(), load_note()
@@ -1085,7 +1157,7 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
 
     print("making and uploading images ...", flush=True)
     images = [("small", noise_png(50_000, 128)), ("medium", noise_png(2_000_000, 1024))]
-    if not args.no_memory and not args.profile:
+    if not args.no_memory and not args.profile and not args.instructions:
         images.append(("large", noise_png(20_000_000, 2048)))
         images += [(f"filler{n}", noise_png(2_000_000, 1024)) for n in range(FILLER_IMAGES)]
     uploaded = run_async(upload_all(origin.port, key, images))
@@ -1097,9 +1169,15 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
         (stack.nginx_root / f"{image.id}.png").write_bytes(image.data)
 
     cold = stack.start_origin("origin-cold", {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"})
-    if not args.profile:
+    if not args.profile and not args.instructions:
         stack.start_bare(small.path)  # after the files are in nginx's root: it loads them at start
     scenarios = build_scenarios(stack, small, medium, origin, cold)
+    if args.instructions:
+        chosen = [s for s in scenarios if s.key == args.instructions]
+        if not chosen:
+            raise BenchError(f"no scenario {args.instructions!r}; one of {', '.join(s.key for s in scenarios)}")
+        count_instructions(stack, chosen[0], small)
+        return 0
     if args.profile:
         chosen = [s for s in scenarios if s.key == args.profile]
         if not chosen:
