@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+from yarl import URL
 
 from config import S3Settings, Settings
 from config.plans import DEFAULT_PLANS, Plan
@@ -133,6 +135,47 @@ class Origin:
 
     def auth(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Server:
+    """An app on a real socket with a plain client session (no test-client conveniences)."""
+
+    app: web.Application
+    session: aiohttp.ClientSession
+    base: URL
+
+    def url(self, path: str) -> URL:
+        return self.base.with_path(path)
+
+    async def upload(self, data: bytes, user: str = "uploader") -> str:
+        """Upload ``data`` as ``user`` (created if new) and return the image's media path."""
+        await self.app[KEYS].ensure_user(user, "free")
+        key = await self.app[KEYS].create_key(user)
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename="upload.png", content_type="image/png")
+        async with self.session.post(
+            self.url("/v1/images"), data=form, headers={"Authorization": f"Bearer {key}"}
+        ) as response:
+            assert response.status == 201
+            return f"/{(await response.json())['data']['id']}.png"
+
+
+@contextlib.asynccontextmanager
+async def plain_server(settings: Settings) -> AsyncIterator[Server]:
+    """The app behind a plain AppRunner with ``web.run_app``'s defaults, as in production: unlike
+    aiohttp's test server, it does not cancel the handler of a client that leaves."""
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        async with aiohttp.ClientSession() as session:
+            yield Server(app, session, URL.build(scheme="http", host=host, port=port))
+    finally:
+        await runner.cleanup()
 
 
 async def start_origin(aiohttp_client: AiohttpClient, settings: Settings) -> Origin:

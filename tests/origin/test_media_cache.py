@@ -9,19 +9,16 @@ import logging
 import socket
 import struct
 
-import aiohttp
 import pytest
-from aiohttp import web
 from redis.asyncio import Redis
 
 from config import Settings
 from config.settings import with_overrides
 from origin import redis_keys as rk
-from origin.app import create_app
-from origin.app_keys import BODIES, CATALOG, KEYS, REDIS
+from origin.app_keys import BODIES, CATALOG, REDIS
 from origin.media import SEPARATE_HEADERS_FROM
 from origin.metadata import ImageRecord, MetadataRepository
-from tests.conftest import AiohttpClient, Origin, start_origin
+from tests.conftest import AiohttpClient, Origin, plain_server, start_origin
 from tests.faults import InstrumentedStorage, eventually, instrument
 from tests.images import noise_png
 
@@ -276,32 +273,17 @@ async def test_a_client_that_leaves_during_a_large_cached_body_is_not_an_error(
     """Behind a plain runner (as in production, the handler is not cancelled when the client
     leaves), a reset mid-body ends that response quietly and the next client is served."""
     data = noise_png(1200)  # ~4.3 MB: more than loopback's socket buffers take at once
-    app = create_app(base_settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        async with aiohttp.ClientSession(f"http://{host}:{port}") as session:
-            await app[KEYS].ensure_user("leaver", "free")
-            key = await app[KEYS].create_key("leaver")
-            form = aiohttp.FormData()
-            form.add_field("file", data, filename="big.png", content_type="image/png")
-            async with session.post("/v1/images", data=form, headers={"Authorization": f"Bearer {key}"}) as up:
-                assert up.status == 201
-                path = f"/{(await up.json())['data']['id']}.png"
-            async with session.get(path) as warm:  # now in the body cache
-                assert await warm.read() == data
-            for _ in range(3):
-                reader, writer = await asyncio.open_connection(host, port)
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                assert (await reader.readline()).startswith(b"HTTP/1.1 200")
-                # Reset rather than close: the server's next write fails at once.
-                writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                writer.close()
-            async with session.get(path) as again:
-                assert (again.status, await again.read()) == (200, data)
-    finally:
-        await runner.cleanup()
+    async with plain_server(base_settings) as server:
+        path = await server.upload(data)
+        async with server.session.get(server.url(path)) as warm:  # now in the body cache
+            assert await warm.read() == data
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection(server.base.host, server.base.port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            # Reset rather than close: the server's next write fails at once.
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.close()
+        async with server.session.get(server.url(path)) as again:
+            assert (again.status, await again.read()) == (200, data)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -5,18 +5,15 @@ broken remembered, and a client that leaves releases the storage stream it was f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import aiohttp
 import pytest
 from aiohttp import web
-from yarl import URL
 
 from config import Settings
 from config.settings import with_overrides
-from origin.app import create_app
-from origin.app_keys import BODIES, KEYS
-from tests.conftest import AiohttpClient, Origin, start_origin
+from origin.app_keys import BODIES
+from tests.conftest import AiohttpClient, Origin, Server, plain_server, start_origin
 from tests.faults import InstrumentedStorage, StreamCall, eventually, instrument
 from tests.images import noise_png
 
@@ -114,16 +111,6 @@ async def test_storage_failing_before_the_first_byte_is_a_503_whatever_the_size(
 # --- clients that go away -------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    app: web.Application
-    session: aiohttp.ClientSession
-    base: URL
-
-    def url(self, path: str) -> URL:
-        return self.base.with_path(path)
-
-
 @pytest.fixture(params=["test-server", "run-app-defaults"])
 async def server(
     request: pytest.FixtureRequest, aiohttp_client: AiohttpClient, base_settings: Settings
@@ -135,27 +122,8 @@ async def server(
         origin = await start_origin(aiohttp_client, settings)
         yield Server(origin.app, origin.client.session, origin.client.make_url("/"))
         return
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    async with aiohttp.ClientSession() as session:
-        yield Server(app, session, URL.build(scheme="http", host=host, port=port))
-    await runner.cleanup()
-
-
-async def _upload_via(server: Server) -> str:
-    await server.app[KEYS].ensure_user("streamer", "free")
-    key = await server.app[KEYS].create_key("streamer")
-    form = aiohttp.FormData()
-    form.add_field("file", LARGE, filename="noise.png", content_type="image/png")
-    async with server.session.post(
-        server.url("/v1/images"), data=form, headers={"Authorization": f"Bearer {key}"}
-    ) as response:
-        assert response.status == 201
-        return f"/{(await response.json())['data']['id']}.png"
+    async with plain_server(settings) as server:
+        yield server
 
 
 def _instrument_app(app: web.Application) -> InstrumentedStorage:
@@ -169,7 +137,7 @@ def _instrument_app(app: web.Application) -> InstrumentedStorage:
 async def test_a_client_that_disconnects_mid_download_releases_the_storage_stream(
     server: Server, header: str | None
 ) -> None:
-    path = await _upload_via(server)
+    path = await server.upload(LARGE)
     storage = _instrument_app(server.app)
     storage.chunk_size = 16 * 1024
     storage.hold_streams_after_chunks = 1  # storage is slow after the first chunk
