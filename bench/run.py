@@ -62,6 +62,8 @@ MEMORY_CACHE_BYTES = 16 * MIB
 #: serialises concurrent GETs of one object (a lock per key) and so starts the 200th response many
 #: seconds after the first; with the default 6 s the slow starts are 503s and never stream at all.
 MEMORY_ORIGIN_ENV = {"PICORA_CACHE_BYTES": str(MEMORY_CACHE_BYTES), "PICORA_S3_FIRST_BYTE_TIMEOUT": "90"}
+#: An origin on which every request misses: no body cache, no metadata memo.
+COLD_ENV = {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"}
 #: Extra ~2 MB images uploaded only to fill the memory instance's body cache to its budget.
 FILLER_IMAGES = 7
 #: moto's server listens with werkzeug's backlog of 128: the memory phase's 200 streams open 200
@@ -1061,18 +1063,24 @@ def cold_report(scenario: Scenario) -> str:
     )
 
 
+def extra_origin(
+    stack: Stack, scenario: Scenario, name: str, *, profile: Path | None = None, wrapper: Sequence[str] = ()
+) -> tuple[Origin, Side]:
+    """One more origin set up like the scenario's (cold or not), and the side to drive it with."""
+    extra = COLD_ENV if scenario.counters is not None else {}
+    started = stack.start_origin(name, extra, profile=profile, wrapper=wrapper)
+    headers = scenario.origin.headers
+    if scenario.key == "revalidate-304":  # same record, same ETag, whichever instance answers
+        headers = (f"If-None-Match: {fetch(started.port, scenario.origin.path).headers['etag']}",)
+    return started, Side(started.port, scenario.origin.path, headers)
+
+
 def profile_scenario(stack: Stack, scenario: Scenario, args: argparse.Namespace, wrk_pin: str | None) -> None:
     """One wrk run against an extra origin under cProfile; prints where the origin's CPU time went."""
     import pstats  # only this mode needs it
 
     output = stack.tmp / "origin.prof"
-    cold = scenario.counters is not None
-    extra = {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"} if cold else {}
-    profiled = stack.start_origin("origin-profiled", extra, profile=output)
-    headers = scenario.origin.headers
-    if scenario.key == "revalidate-304":  # same record, same ETag, whichever instance answers
-        headers = (f"If-None-Match: {fetch(profiled.port, scenario.origin.path).headers['etag']}",)
-    side = Side(profiled.port, scenario.origin.path, headers)
+    profiled, side = extra_origin(stack, scenario, "origin-profiled", profile=output)
     fetch(profiled.port, side.path)
     result = run_wrk(side.port, side.path, side.headers, args, wrk_pin)
     print(
@@ -1092,6 +1100,10 @@ def callgrind(out: Path) -> list[str]:
     return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
 
 
+#: A light load for a server under valgrind (it runs ~50x slower there).
+CALLGRIND_LOAD = argparse.Namespace(threads=1, connections=4, duration=10)
+
+
 def instructions_per_request(name: str, process: subprocess.Popen[bytes], side: Side, dump: Path) -> tuple[int, int]:
     """Warm ``side``, count the server's instructions over 10 s of ``wrk -c4`` and return (total, requests)."""
     headers = dict(header.split(": ", 1) for header in side.headers)
@@ -1099,21 +1111,13 @@ def instructions_per_request(name: str, process: subprocess.Popen[bytes], side: 
         fetch(side.port, side.path, headers)
     control = ["callgrind_control"]
     subprocess.run([*control, "-i", "on", str(process.pid)], capture_output=True, timeout=60, check=True)
-    command = ["wrk", "-t1", "-c4", "-d10s", "-s", str(BENCH_DIR / "report.lua")]
-    for header in side.headers:
-        command += ["-H", header]
-    done = subprocess.run([*command, f"http://{HOST}:{side.port}{side.path}"], capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+    result = run_wrk(side.port, side.path, side.headers, CALLGRIND_LOAD, None)
     subprocess.run([*control, "-d", str(process.pid)], capture_output=True, timeout=60, check=True)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
-    if line is None:
-        raise BenchError(f"wrk against {name} under valgrind failed: {done.stdout}{done.stderr}")
-    raw = json.loads(line.removeprefix("BENCH_JSON "))
-    if any(raw[k] for k in ("connect", "read", "write", "status", "timeout")):
-        raise BenchError(f"wrk against {name} under valgrind saw errors: {raw}")
+    if any(result.errors.values()):
+        raise BenchError(f"wrk against {name} under valgrind saw errors: {result.errors}")
     dumps = sorted(dump.parent.glob(dump.name + "*"), key=lambda path: path.stat().st_mtime)
     totals = [ln for ln in dumps[-1].read_text().splitlines() if ln.startswith(("summary:", "totals:"))]
-    return int(totals[0].split()[1]), int(raw["requests"])
+    return int(totals[0].split()[1]), result.requests
 
 
 def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded) -> None:
@@ -1121,17 +1125,10 @@ def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded) -> Non
     not move with the machine's load, unlike req/s and CPU time (user space only)."""
     if shutil.which("valgrind") is None:
         raise BenchError("valgrind is not installed (apt-get install valgrind)")
-    cold = scenario.counters is not None
-    extra = {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"} if cold else {}
-    rows = []
     origin_out = stack.tmp / "callgrind.origin"
-    counted = stack.start_origin("origin-callgrind", extra, wrapper=callgrind(origin_out))
-    headers = scenario.origin.headers
-    if scenario.key == "revalidate-304":  # same record, same ETag, whichever instance answers
-        headers = (f"If-None-Match: {fetch(counted.port, scenario.origin.path).headers['etag']}",)
-    rows.append(("origin", *instructions_per_request(
-        "origin", counted.process, Side(counted.port, scenario.origin.path, headers), origin_out)))  # fmt: skip
-    if not cold:  # the bare app answers as nginx does (same ETag), from memory: no cold case
+    counted, side = extra_origin(stack, scenario, "origin-callgrind", wrapper=callgrind(origin_out))
+    rows = [("origin", *instructions_per_request("origin", counted.process, side, origin_out))]
+    if scenario.counters is None:  # the bare app answers as nginx does (same ETag), from memory: no cold case
         bare_out = stack.tmp / "callgrind.bare"
         stack.start_bare(small.path, wrapper=callgrind(bare_out))
         assert stack.bare_process is not None
@@ -1168,7 +1165,7 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
     for image in uploaded:
         (stack.nginx_root / f"{image.id}.png").write_bytes(image.data)
 
-    cold = stack.start_origin("origin-cold", {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"})
+    cold = stack.start_origin("origin-cold", COLD_ENV)
     if not args.profile and not args.instructions:
         stack.start_bare(small.path)  # after the files are in nginx's root: it loads them at start
     scenarios = build_scenarios(stack, small, medium, origin, cold)
