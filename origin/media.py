@@ -117,6 +117,14 @@ def _partial_headers(entry: MediaEntry, ranges: Sequence[ByteRange]) -> tuple[CI
     return headers, boundary
 
 
+def _whole(entry: MediaEntry) -> web.StreamResponse:
+    """A 200 of the whole image, not yet prepared: HEAD sends it as it is (a StreamResponse keeps the
+    Content-Length set here, where a Response would recompute it), GET writes the body after it."""
+    response = web.StreamResponse(headers=entry.headers.copy())
+    response.content_length = entry.record.size
+    return response
+
+
 def _from_memory(entry: MediaEntry, body: bytes, ranges: Sequence[ByteRange] | None) -> web.Response:
     if not ranges:
         return web.Response(body=body, headers=entry.headers.copy())
@@ -133,8 +141,7 @@ def _from_memory(entry: MediaEntry, body: bytes, ranges: Sequence[ByteRange] | N
 async def _send_large(request: web.Request, entry: MediaEntry, body: bytes) -> web.StreamResponse:
     """A large cached body without the copy aiohttp makes to join it to the headers (one write,
     so one memcpy of the whole body per response): headers go first, then the body as it is."""
-    response = web.StreamResponse(headers=entry.headers.copy())
-    response.content_length = len(body)
+    response = _whole(entry)
     stamp_request_id(response)
     try:
         writer = await response.prepare(request)
@@ -151,8 +158,7 @@ async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[Byte
     """Large objects: fetched from storage as the ranges asked for, memory bounded per connection."""
     record, bodies = entry.record, request.app[BODIES]
     if not ranges:
-        response = web.StreamResponse(headers=entry.headers.copy())
-        response.content_length = record.size
+        response = _whole(entry)
         plan: list[tuple[bytes, ByteRange]] = [(b"", ByteRange(0, record.size - 1))]
         epilogue = b""
     else:
@@ -221,13 +227,6 @@ async def _write_parts(
                 await response.write(chunk)
 
 
-def _head(entry: MediaEntry) -> web.StreamResponse:
-    """GET's headers, no body: a StreamResponse keeps the Content-Length we set (Response recomputes it)."""
-    response = web.StreamResponse(headers=entry.headers.copy())
-    response.content_length = entry.record.size
-    return response
-
-
 async def serve_media(request: web.Request) -> web.StreamResponse:
     info = request.match_info
     image_id, ext = info["image_id"], info["ext"]
@@ -251,7 +250,7 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
     if early is not None:
         return early
     if request.method == hdrs.METH_HEAD:
-        return _head(entry)
+        return _whole(entry)
     ranges = _ranges(request, entry)
     if isinstance(ranges, web.Response):
         return ranges
