@@ -14,8 +14,7 @@ import string
 import time
 
 from auth.principal import Principal
-from origin.redis_client import RedisClient
-from origin.redis_text import text
+from auth.redis_types import RedisClient, text
 
 KEY_PREFIX = "sk_live_"
 _KEY_ALPHABET = string.ascii_letters + string.digits
