@@ -41,6 +41,7 @@ from origin.app_keys import (
     STORAGE,
     UPLOAD_SLOTS,
 )
+from origin.dashboard.pages import add_dashboard_routes
 from origin.fanout.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
 from origin.fanout.invalidation import Invalidation, InvalidationBus
 from origin.images.deletion_queue import DeletionQueue
@@ -200,5 +201,6 @@ def create_app(settings: Settings) -> web.Application:
     hotlink_settings_api.add_routes(app)
     openapi_api.add_routes(app)
     purge_api.add_routes(app)
+    add_dashboard_routes(app)
     media.add_routes(app)
     return app

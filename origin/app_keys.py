@@ -11,6 +11,7 @@ from auth.jwt_sessions import JwtVerifier
 from auth.rate_limit import RateLimiter
 from auth.redis_types import RedisClient
 from config import Settings
+from origin.dashboard.assets import Bundle
 from origin.fanout.cdn_purge import CdnPurger
 from origin.fanout.invalidation import InvalidationBus
 from origin.images.deletion_queue import DeletionQueue
@@ -41,3 +42,5 @@ INVALIDATION = web.AppKey("invalidation", InvalidationBus)
 CDN_PURGER = web.AppKey("cdn_purger", CdnPurger)
 #: Signed-URL keys: the first signs, all verify.
 SIGNING_KEYS = web.AppKey("signing_keys", tuple[str, ...])
+#: The dashboard's assets and page shells, read and hashed at start-up.
+DASHBOARD = web.AppKey("dashboard", Bundle)

@@ -1,129 +1,27 @@
 """The dashboard's page routes and static assets, served by the origin with a strict CSP.
 
 The pages are static HTML shells; everything they show comes from the ``/v1`` API, fetched by
-plain ES modules. Assets get content-hashed names (``library.3f2a9c1b7e0d.js``), so they are
-cached for a year and never revalidated; imports between modules and the shells' references are
-rewritten to those names when the app starts. The shells themselves revalidate (``no-cache`` and a
-strong ETag), so a deploy is seen on the next page load.
+plain ES modules, like any client. Hashed assets are immutable; the shells revalidate
+(``no-cache`` and a strong ETag), so a deploy is seen on the next page load.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from origin.app_keys import SETTINGS
+from origin.app_keys import DASHBOARD, SETTINGS
+from origin.dashboard.assets import STATIC_DIR, STATIC_PREFIX, Asset, build_bundle
 from origin.errors import NotFound
 from origin.http_semantics.etags import parse_etag_list, weak_match
 
-STATIC_DIR = Path(__file__).parent / "static"
-STATIC_PREFIX = "/dashboard/static/"
 SIGN_IN_PATH = "/dashboard/sign-in"
 
-#: Shell file of each page; pages other than sign-in need a session.
-PAGES = {"library": "library.html", "detail": "detail.html", "settings": "settings.html", "sign-in": "sign-in.html"}
-
-CONTENT_TYPES = {
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".svg": "image/svg+xml",
-}
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-
-_IMPORT = re.compile(r"""(\bfrom\s*|\bimport\s*\(?\s*)(["'])\./([A-Za-z0-9_-]+\.js)\2""")
-_STATIC_REF = re.compile(re.escape(STATIC_PREFIX) + r"([A-Za-z0-9_.-]+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Asset:
-    """One file as served: its bytes, type, strong ETag and the name it is served under."""
-
-    body: bytes
-    content_type: str
-    etag: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Bundle:
-    """Every asset by its plain and hashed names, and the page shells with their links rewritten."""
-
-    assets: Mapping[str, Asset]
-    pages: Mapping[str, Asset]
-
-    def url(self, plain_name: str) -> str:
-        return STATIC_PREFIX + self.assets[plain_name].name
-
-
-DASHBOARD = web.AppKey("dashboard", Bundle)
-
-
-def _digest(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
-
-
-def _asset(body: bytes, plain_name: str, *, hashed: bool) -> Asset:
-    digest = _digest(body)
-    path = Path(plain_name)
-    name = f"{path.stem}.{digest[:12]}{path.suffix}" if hashed else plain_name
-    return Asset(body, CONTENT_TYPES[path.suffix], f'"{digest[:32]}"', name)
-
-
-def build_bundle(static_dir: Path = STATIC_DIR) -> Bundle:
-    """Read and hash every asset; a module's hash covers the hashed names of what it imports.
-
-    Blocking file I/O: called in a worker thread. Import cycles are refused (a module's name
-    would depend on itself), so the modules form a tree of plain relative imports.
-    """
-    sources = {
-        path.name: path.read_bytes()
-        for path in sorted(static_dir.iterdir())
-        if path.suffix in CONTENT_TYPES and path.suffix != ".html"
-    }
-    assets: dict[str, Asset] = {}
-
-    def resolve(name: str, chain: tuple[str, ...]) -> Asset:
-        if name in assets:
-            return assets[name]
-        if name in chain:
-            raise ValueError(f"dashboard modules import each other in a cycle: {' -> '.join((*chain, name))}")
-        if name not in sources:
-            raise ValueError(f"dashboard module {chain[-1] if chain else '?'} imports a missing {name}")
-        body = sources[name]
-        if name.endswith(".js"):
-            text = body.decode()
-
-            def hashed_import(match: re.Match[str]) -> str:
-                target = resolve(match.group(3), (*chain, name))
-                return f"{match.group(1)}{match.group(2)}./{target.name}{match.group(2)}"
-
-            body = _IMPORT.sub(hashed_import, text).encode()
-        assets[name] = _asset(body, name, hashed=True)
-        return assets[name]
-
-    for name in sources:
-        resolve(name, ())
-
-    def link(match: re.Match[str]) -> str:
-        asset = assets.get(match.group(1))
-        if asset is None:
-            raise ValueError(f"a dashboard page links a missing asset: {match.group(1)}")
-        return STATIC_PREFIX + asset.name
-
-    pages = {
-        page: _asset(_STATIC_REF.sub(link, (static_dir / shell).read_text()).encode(), shell, hashed=False)
-        for page, shell in PAGES.items()
-    }
-    return Bundle(assets=assets, pages=pages)
 
 
 def content_security_policy(media_base_url: str) -> str:
@@ -199,7 +97,7 @@ async def dashboard_context(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def _redirect(location: str, status: type[web.HTTPRedirection]) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _redirect(location: str, status: type[web.HTTPMove]) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         raise status(location)
 

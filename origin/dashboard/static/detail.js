@@ -7,7 +7,7 @@ import { displayName, formatBytes, formatDate, formatName, parseTags } from './f
 import { forgetPreview, previewBase, setSources } from './media.js';
 import { $, announce, confirmDialog, flash, pageFailed, showError, startPage } from './ui.js';
 
-const DETAIL_WIDTHS = [640, 1280, 1920];
+const DETAIL_WIDTHS = [1280, 640, 1920];
 const DETAIL_SIZES = '(max-width: 900px) 100vw, 58vw';
 
 let image = null;
@@ -26,7 +26,7 @@ async function showPreview() {
     img.removeAttribute('width');
     img.removeAttribute('height');
   }
-  setSources(img, await previewBase(image), DETAIL_WIDTHS, DETAIL_SIZES, 1280);
+  setSources(img, await previewBase(image), image, DETAIL_WIDTHS, DETAIL_SIZES);
 }
 
 function render() {
@@ -34,7 +34,9 @@ function render() {
   document.title = `${name} · Picora`;
   $('filename').textContent = name;
   $('fact-size').textContent = formatBytes(image.sizeBytes);
-  $('fact-dimensions').textContent = image.width && image.height ? `${image.width} × ${image.height} px` : 'Scalable';
+  const svg = formatName(image.url) === 'SVG';
+  $('fact-dimensions').textContent =
+    image.width && image.height ? `${image.width} × ${image.height} px` : svg ? 'Scales to any size' : 'Not known yet';
   $('fact-format').textContent = formatName(image.url);
   $('fact-date').dateTime = image.createdAt;
   $('fact-date').textContent = formatDate(image.createdAt);

@@ -91,7 +91,7 @@ async function showImages(images, { prepend = false } = {}) {
   if (prepend) list.prepend(...cards.map((built) => built.row).reverse());
   else list.append(...cards.map((built) => built.row));
   const bases = await previewBases(images);
-  cards.forEach((built, index) => setSources(built.img, bases[index], GRID_WIDTHS, GRID_SIZES, GRID_WIDTHS[0]));
+  cards.forEach((built, index) => setSources(built.img, bases[index], images[index], GRID_WIDTHS, GRID_SIZES));
   updateEmpty();
 }
 
@@ -233,7 +233,7 @@ async function setVisibility(isPublic) {
     const fresh = card(result.value);
     entry.row.replaceWith(fresh.row);
     entry.row = fresh.row;
-    previewBases([result.value]).then(([base]) => setSources(fresh.img, base, GRID_WIDTHS, GRID_SIZES, GRID_WIDTHS[0]));
+    previewBases([result.value]).then(([base]) => setSources(fresh.img, base, result.value, GRID_WIDTHS, GRID_SIZES));
   });
   report(isPublic ? 'made public' : 'made private', results, targets);
 }

@@ -73,9 +73,20 @@ export function forgetPreview(id) {
   sessionStorage.setItem(STORE, JSON.stringify(store));
 }
 
-/** Point an <img> at a base URL with a srcset of variant widths. */
-export function setSources(img, base, widths, sizes, fallbackWidth) {
-  img.srcset = widths.map((width) => `${withWidth(base, width)} ${width}w`).join(', ');
-  img.sizes = sizes;
-  img.src = withWidth(base, fallbackWidth);
+/**
+ * Point an <img> at variants of an image. A variant is never wider than its original, so each
+ * candidate is described by the width it will really have; without a known width, no srcset.
+ */
+export function setSources(img, base, image, widths, sizes) {
+  const known = image.width || 0;
+  const candidates = new Map();
+  for (const width of widths) {
+    const real = known ? Math.min(width, known) : 0;
+    if (real && !candidates.has(real)) candidates.set(real, withWidth(base, width));
+  }
+  if (candidates.size) {
+    img.srcset = [...candidates].map(([real, url]) => `${url} ${real}w`).join(', ');
+    img.sizes = sizes;
+  }
+  img.src = withWidth(base, widths[0]);
 }
