@@ -1,5 +1,5 @@
-// The /v1 API as the dashboard uses it: JSON envelopes, the session's CSRF token on unsafe calls,
-// and one error type carrying the API's status, code and message.
+// The /v1 API: JSON envelopes, the session's CSRF token on unsafe calls, errors with the API's
+// status, code and message.
 
 let csrfToken = '';
 
@@ -63,7 +63,7 @@ export async function api(path, { method = 'GET', json, signal, redirectOn401 = 
   }
 }
 
-/** Run ``work`` over ``items`` with at most ``limit`` at once; results in order, errors kept. */
+/** ``work`` over ``items``, at most ``limit`` at once: [{ok, value | error}] in order. */
 export async function eachLimited(items, limit, work) {
   const results = new Array(items.length);
   let next = 0;

@@ -1,5 +1,5 @@
-// Copying links: the async Clipboard API where the page is a secure context, else the older
-// execCommand('copy') on a hidden text area (plain http on a LAN), and saying which happened.
+// Copying: the Clipboard API in a secure context, else execCommand('copy') on a hidden text area
+// (plain http on a LAN), and saying which happened.
 
 import { announce, el } from './ui.js';
 

@@ -11,18 +11,9 @@ import { UploadQueue } from './uploads.js';
 const PAGE_SIZE = 20;
 const GRID_SIZES = '(max-width: 520px) 50vw, 240px';
 
-const state = {
-  tag: '',
-  cursor: null,
-  done: false,
-  loading: false,
-  generation: 0,
-  images: new Map(), // id -> {image, row}
-  selected: new Set(),
-  usage: null,
-};
+// images: id -> {image, row}; generation: bumped when the filter changes, to drop stale pages.
+const state = { tag: '', cursor: null, done: false, loading: false, generation: 0, images: new Map(), selected: new Set() };
 
-// --- storage meter
 
 async function refreshUsage() {
   try {
@@ -44,15 +35,9 @@ async function refreshUsage() {
     `JPEG, PNG, WebP, GIF, SVG, AVIF and HEIC, up to ${megabytes(state.usage.maxFileBytes)} each.`;
 }
 
-// --- the grid
 
-function tagLink(tag) {
-  return el(
-    'a',
-    { href: `/dashboard/?tag=${encodeURIComponent(tag)}`, class: 'tag', onclick: (event) => followTag(event, tag) },
-    tag,
-  );
-}
+const tagLink = (tag) =>
+  el('a', { href: `/dashboard/?tag=${encodeURIComponent(tag)}`, class: 'tag', onclick: (e) => followTag(e, tag) }, tag);
 
 function card(image) {
   const name = displayName(image);
@@ -61,8 +46,7 @@ function card(image) {
     img.width = image.width;
     img.height = image.height;
   }
-  const checkbox = el('input', { type: 'checkbox', class: 'select-box' });
-  checkbox.checked = state.selected.has(image.id);
+  const checkbox = el('input', { type: 'checkbox', checked: state.selected.has(image.id) });
   checkbox.addEventListener('change', () => select(image.id, checkbox.checked));
   const row = el(
     'li',
@@ -75,21 +59,16 @@ function card(image) {
     ),
     el('label', { class: 'select' }, checkbox, el('span', { class: 'visually-hidden' }, `Select ${name}`)),
     image.isPublic ? null : el('span', { class: 'badge' }, 'Private'),
-    image.tags.length ? el('ul', { class: 'tags', 'aria-label': `Tags of ${name}` }, image.tags.map((tag) => el('li', {}, tagLink(tag)))) : null,
+    image.tags.length && el('ul', { class: 'tags', 'aria-label': `Tags of ${name}` }, image.tags.map((t) => el('li', {}, tagLink(t)))),
   );
-  row.classList.toggle('selected', checkbox.checked);
   return { row, img };
 }
 
 async function showImages(images, { prepend = false } = {}) {
   const list = $('images');
-  const cards = images.map((image) => {
-    const built = card(image);
-    state.images.set(image.id, { image, row: built.row });
-    return built;
-  });
-  if (prepend) list.prepend(...cards.map((built) => built.row).reverse());
-  else list.append(...cards.map((built) => built.row));
+  const cards = images.map(card);
+  cards.forEach((built, i) => state.images.set(images[i].id, { image: images[i], row: built.row }));
+  list[prepend ? 'prepend' : 'append'](...cards.map((built) => built.row));
   const bases = await previewBases(images);
   cards.forEach((built, index) => setSources(built.img, bases[index], images[index], GRID_WIDTHS, GRID_SIZES));
   updateEmpty();
@@ -121,7 +100,7 @@ async function loadMore() {
     state.done = !page.nextCursor;
     await showImages(page.items.filter((image) => !state.images.has(image.id)));
   } catch (error) {
-    if (generation === state.generation) showError($('bulk-report'), `Could not load images: ${error.message}`);
+    if (generation === state.generation) showError($('bulk-report'), `Images not loaded: ${error.message}`);
   } finally {
     if (generation === state.generation) {
       state.loading = false;
@@ -162,7 +141,6 @@ function reset() {
   loadMore();
 }
 
-// --- tag filter in the URL
 
 function tagFromUrl() {
   return (new URLSearchParams(location.search).get('tag') || '').trim();
@@ -191,12 +169,10 @@ function followTag(event, tag) {
   $('tag-filter').focus();
 }
 
-// --- selection and bulk actions
 
 function select(id, on) {
   if (on) state.selected.add(id);
   else state.selected.delete(id);
-  state.images.get(id)?.row.classList.toggle('selected', on);
   updateSelection();
 }
 
@@ -207,16 +183,10 @@ function updateSelection() {
 }
 
 function report(action, results, targets) {
-  const failed = results
-    .map((result, index) => (result.ok ? null : `${displayName(targets[index])} (${result.error.message})`))
-    .filter(Boolean);
-  const succeeded = results.length - failed.length;
-  if (failed.length) {
-    showError($('bulk-report'), `${succeeded} of ${results.length} ${action}. Failed: ${failed.join('; ')}.`);
-  } else {
-    showError($('bulk-report'), '');
-    announce(`${plural(succeeded, 'image')} ${action}.`);
-  }
+  const failed = targets.flatMap((image, i) => (results[i].ok ? [] : `${displayName(image)} (${results[i].error.message})`));
+  const done = results.length - failed.length;
+  showError($('bulk-report'), failed.length ? `${done} of ${results.length} ${action}. Failed: ${failed.join('; ')}.` : '');
+  if (!failed.length) announce(`${plural(done, 'image')} ${action}.`);
 }
 
 async function setVisibility(isPublic) {
@@ -261,7 +231,6 @@ async function deleteSelected() {
   refreshUsage();
 }
 
-// --- uploads
 
 function setUpUploads() {
   const queue = new UploadQueue({
@@ -334,10 +303,8 @@ function setUpUploads() {
     }
     copyAndAnnounce(links.join('\n'), links.length === 1 ? 'Link' : `${links.length} links`);
   });
-  $('clear-done').addEventListener('click', () => queue.clearFinished());
 }
 
-// --- start
 
 async function main() {
   await startPage();

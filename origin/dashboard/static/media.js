@@ -1,8 +1,6 @@
-// Where the dashboard loads image bytes from. When the media host is this page's own origin, the
-// session cookie goes with every <img> request, so private images load as they are. When it is
-// another host (PICORA_MEDIA_BASE_URL elsewhere), the cookie does not reach it: private images
-// (and, with hotlink protection on, public ones) are shown through short-lived signed URLs the
-// page asks the API for, kept in sessionStorage until shortly before they expire.
+// Where images load from. On this page's own origin the session cookie goes with every <img>
+// request. On another media host the cookie does not reach it, so private images are shown through
+// one-hour signed URLs asked of the API, kept in sessionStorage until ten minutes before expiry.
 
 import { api, eachLimited } from './api.js';
 
@@ -10,8 +8,6 @@ export const GRID_WIDTHS = [320, 640];
 const STORE = 'picora.previews';
 const MARGIN_MS = 10 * 60 * 1000;
 const PREVIEW_SECONDS = 3600;
-
-let hotlinkProtected = null;
 
 export function withWidth(url, width) {
   const parsed = new URL(url);
@@ -31,19 +27,6 @@ function readStore() {
   }
 }
 
-async function needsSigning(image) {
-  if (sameOrigin(image.url)) return false;
-  if (!image.isPublic) return true;
-  if (hotlinkProtected === null) {
-    try {
-      hotlinkProtected = (await api('/v1/settings/hotlink')).enabled;
-    } catch {
-      hotlinkProtected = false;
-    }
-  }
-  return hotlinkProtected;
-}
-
 async function signedBase(image) {
   const store = readStore();
   const cached = store[image.id];
@@ -56,9 +39,7 @@ async function signedBase(image) {
 }
 
 /** The base URL to show ``image`` from (its own URL, or a signed one); widths are added later. */
-export async function previewBase(image) {
-  return (await needsSigning(image)) ? signedBase(image) : image.url;
-}
+export const previewBase = async (image) => (image.isPublic || sameOrigin(image.url) ? image.url : signedBase(image));
 
 /** Base URLs for many images, asking for at most four signatures at once. */
 export async function previewBases(images) {
@@ -73,10 +54,7 @@ export function forgetPreview(id) {
   sessionStorage.setItem(STORE, JSON.stringify(store));
 }
 
-/**
- * Point an <img> at variants of an image. A variant is never wider than its original, so each
- * candidate is described by the width it will really have; without a known width, no srcset.
- */
+// A variant is never wider than its original: each candidate gets its real width; none unknown.
 export function setSources(img, base, image, widths, sizes) {
   const known = image.width || 0;
   const candidates = new Map();

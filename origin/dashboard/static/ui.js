@@ -1,9 +1,9 @@
-// What every signed-in page shares: the session and header, announcements, a confirm dialog,
-// and a small helper to build elements (no innerHTML with data, ever).
+// Shared by the pages: the session, announcements, a confirm dialog, and building elements
+// (never innerHTML).
 
 import { api, setCsrfToken, signInUrl } from './api.js';
 
-/** ``el('a', {href, class: 'x'}, 'text', child)``: attributes as given, children as text or nodes. */
+/** ``el('a', {href, class: 'x'}, 'text', node)``; ``onclick``-style keys add listeners. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -23,13 +23,12 @@ export const $ = (id) => document.getElementById(id);
 
 let toastTimer = 0;
 
-/** Say something to everyone: a visible toast that screen readers announce (role=status). */
+/** A visible toast that screen readers announce (role=status). */
 export function announce(message, { error = false } = {}) {
   const toast = $('toast');
   if (!toast) return;
   toast.textContent = '';
   toast.classList.toggle('error', error);
-  // A fresh text node in an emptied live region is announced even when the text repeats.
   requestAnimationFrame(() => {
     toast.textContent = message;
     toast.classList.add('shown');
@@ -38,13 +37,13 @@ export function announce(message, { error = false } = {}) {
   toastTimer = setTimeout(() => toast.classList.remove('shown'), error ? 9000 : 4500);
 }
 
-/** Show (or clear) an inline message in an element that is a role=alert region. */
+/** Show (or clear) a message in a role=alert element. */
 export function showError(node, message) {
   node.textContent = message || '';
   node.classList.toggle('shown', Boolean(message));
 }
 
-/** Keep a message for the next page (e.g. "deleted" after leaving the detail page). */
+/** A message for the next page. */
 export function flash(message) {
   sessionStorage.setItem('picora.flash', message);
 }
@@ -57,7 +56,7 @@ function showFlash() {
   }
 }
 
-/** Every signed-in page starts here: the session (or off to sign in), the header, sign-out. */
+/** Every signed-in page starts here: the session (or off to sign in) and sign-out. */
 export async function startPage() {
   let session;
   try {
@@ -70,8 +69,6 @@ export async function startPage() {
     throw error;
   }
   setCsrfToken(session.csrfToken);
-  const who = $('who');
-  if (who && session.user) who.textContent = `${session.user.id} · ${session.user.plan}`;
   $('sign-out')?.addEventListener('click', signOut);
   showFlash();
   return session;
@@ -90,7 +87,7 @@ async function signOut() {
   location.assign('/dashboard/sign-in?signed-out=1');
 }
 
-/** A modal question with two answers; resolves true when confirmed. Focus returns where it was. */
+/** A modal question; resolves true when confirmed. Focus returns where it was. */
 export function confirmDialog({ title, body, confirm, danger = true }) {
   return new Promise((resolve) => {
     const opener = document.activeElement;
@@ -121,7 +118,4 @@ export function confirmDialog({ title, body, confirm, danger = true }) {
   });
 }
 
-/** Report a failure to load the page's data where the page would have been. */
-export function pageFailed(error) {
-  announce(error.message || String(error), { error: true });
-}
+export const pageFailed = (error) => announce(error.message || String(error), { error: true });

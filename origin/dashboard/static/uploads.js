@@ -1,6 +1,5 @@
-// The upload queue: every file gets a row with real progress (XMLHttpRequest's upload events),
-// at most three go at once, files over the plan's limit are refused before a byte is sent, and a
-// refused or cancelled file stays with its reason and a Retry button.
+// The upload queue: real progress (XMLHttpRequest upload events), at most three at once, files over
+// the plan's limit refused before a byte is sent; a refused file stays with its reason and Retry.
 
 import { csrfHeaders, readEnvelope } from './api.js';
 import { copyAndAnnounce, formatLink } from './clipboard.js';
@@ -11,11 +10,8 @@ const PARALLEL = 3;
 let serial = 0;
 
 export class UploadQueue {
-  /**
-   * @param {object} hooks  list (the <ul>), summary (an aria-live element), limit() -> max bytes or
-   *   null, refreshLimit() -> Promise, uploaded(image) after each success, changed(summary) after any
-   *   change, say(message) for what screen readers should hear (start, quarters, completions).
-   */
+  // hooks: list (<ul>), limit() -> max bytes, refreshLimit(), uploaded(image), changed(summary, count),
+  // say(message) for screen readers (start, each quarter, completions).
   constructor(hooks) {
     this.hooks = hooks;
     this.items = [];
@@ -175,24 +171,14 @@ export class UploadQueue {
     return this.items.filter((item) => item.image).map((item) => item.linkInput.value);
   }
 
-  clearFinished() {
-    this.items = this.items.filter((item) => {
-      const finished = item.state === 'done' || item.state === 'cancelled';
-      if (finished) item.row.remove();
-      return !finished;
-    });
-    this.changed();
-  }
-
   changed() {
     const counts = { queued: 0, uploading: 0, done: 0, failed: 0, cancelled: 0 };
     for (const item of this.items) counts[item.state] += 1;
     const active = this.items.filter((item) => item.state === 'uploading' || item.state === 'queued');
     const parts = [];
     if (active.length) {
-      const share = active.reduce((sum, item) => sum + (item.state === 'uploading' ? item.loaded : 0), 0) / active.length;
-      const percent = Math.floor(share * 100);
-      parts.push(`Uploading ${active.length} ${active.length === 1 ? 'file' : 'files'}, ${percent}%`);
+      const percent = Math.floor((100 * active.reduce((sum, item) => sum + (item.xhr ? item.loaded : 0), 0)) / active.length);
+      parts.push(`Uploading ${active.length}, ${percent}%`);
       const step = Math.floor(percent / 25);
       if (step > this.announcedStep && step < 4) {
         this.announcedStep = step;
