@@ -4,7 +4,7 @@ const MB = 1024 * 1024;
 
 export function megabytes(bytes) {
   const value = bytes / MB;
-  const digits = value > 0 && value < 0.1 ? 2 : value < 10 ? 1 : 0;
+  const digits = !value || value >= 10 ? 0 : value < 0.1 ? 2 : 1;
   return `${value.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })} MB`;
 }
 
