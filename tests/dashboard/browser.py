@@ -134,10 +134,12 @@ class Dashboard:
     def images(self) -> Locator:
         return self.page.get_by_role("list", name="Images", exact=True)
 
+    def cards(self) -> Locator:
+        """The grid's items (not the tag lists inside them)."""
+        return self.images().locator(":scope > li")
+
     def card(self, filename: str) -> Locator:
-        return (
-            self.images().get_by_role("listitem").filter(has=self.page.get_by_role("link", name=filename, exact=True))
-        )
+        return self.cards().filter(has=self.page.get_by_role("link", name=filename, exact=True))
 
     def screenshot(self, name: str, *, full_page: bool = True) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -111,7 +111,7 @@ def test_upload_through_the_file_input_shows_real_progress_three_at_a_time(
     stored = account.images()
     assert sorted(image["filename"] for image in stored) == [f"noise-{n}.png" for n in range(5)]
     assert all(image["tags"] == ["batch", "noise"] and image["isPublic"] is False for image in stored)
-    expect(dashboard.images().get_by_role("listitem")).to_have_count(5)
+    expect(dashboard.cards()).to_have_count(5)
     expect(dashboard.card("noise-0.png").get_by_text("Private", exact=True)).to_be_visible()
     expect(page.get_by_role("meter", name="Storage used")).to_have_attribute(
         "aria-valuetext", re.compile(r"^[1-9]\.\d MB of 500 MB used$")
@@ -225,7 +225,7 @@ def test_infinite_scroll_reaches_the_45th_of_45_images(dashboard: Dashboard, acc
         account.upload(tiny, f"photo-{n:02}.png")
     page = dashboard.page
     dashboard.sign_in(account)
-    cards = dashboard.images().get_by_role("listitem")
+    cards = dashboard.cards()
     expect(cards.first).to_contain_text("photo-45.png")
     for _ in range(30):
         if cards.count() == 45:
@@ -247,10 +247,10 @@ def test_load_more_works_without_scrolling(dashboard: Dashboard, account: Accoun
     page.set_viewport_size({"width": 1280, "height": 500})
     dashboard.sign_in(account)
     more = page.get_by_role("button", name="Load more", exact=True)
-    expect(dashboard.images().get_by_role("listitem")).to_have_count(20)
+    expect(dashboard.cards()).to_have_count(20)
     more.focus()
     page.keyboard.press("Enter")
-    expect(dashboard.images().get_by_role("listitem")).to_have_count(22)
+    expect(dashboard.cards()).to_have_count(22)
     expect(more).to_be_hidden()
 
 
@@ -260,7 +260,7 @@ def test_tag_filter_lives_in_the_url_and_the_back_button_restores_it(dashboard: 
     account.upload(picture(seed=3), "both.png", tags='["cats","dogs"]')
     page = dashboard.page
     dashboard.sign_in(account)
-    cards = dashboard.images().get_by_role("listitem")
+    cards = dashboard.cards()
     expect(cards).to_have_count(3)
     page.get_by_label("Filter by tag", exact=True).fill("cats")
     page.get_by_label("Filter by tag", exact=True).press("Enter")
@@ -292,7 +292,7 @@ def test_bulk_visibility_and_delete_report_what_failed(dashboard: Dashboard, acc
     page = dashboard.page
     dashboard.sign_in(account)
     meter = page.get_by_role("meter", name="Storage used")
-    expect(dashboard.images().get_by_role("listitem")).to_have_count(3)
+    expect(dashboard.cards()).to_have_count(3)
     page.get_by_label("Select first.png", exact=True).check()
     page.get_by_label("Select second.png", exact=True).check()
     expect(page.get_by_text("2 images selected")).to_be_visible()
@@ -315,7 +315,7 @@ def test_bulk_visibility_and_delete_report_what_failed(dashboard: Dashboard, acc
     dashboard.check()
     dialog.get_by_role("button", name="Delete images", exact=True).click()
     expect(dialog).to_be_hidden()
-    expect(dashboard.images().get_by_role("listitem")).to_have_count(1)
+    expect(dashboard.cards()).to_have_count(1)
     expect(dashboard.card("keep.png")).to_be_visible()
     assert [i["id"] for i in account.images()] == [kept["id"]]
     expect(meter).not_to_have_attribute("aria-valuetext", before or "")
@@ -332,3 +332,53 @@ def test_keyboard_alone_reaches_upload_and_shows_focus(dashboard: Dashboard, acc
     assert page.evaluate("document.activeElement.id") == "file-input"
     outline = page.evaluate("getComputedStyle(document.querySelector('label[for=file-input]')).outlineStyle")
     assert outline == "solid"
+
+
+def test_library_looks_right_full_dark_and_at_360_px(dashboard: Dashboard, account: Account) -> None:
+    shapes = [
+        (1600, 1067),
+        (1200, 1500),
+        (1600, 900),
+        (1000, 1000),
+        (1500, 1000),
+        (900, 1350),
+        (1600, 1000),
+        (1280, 853),
+    ]
+    names = ["harbour.jpg", "portrait.jpg", "dunes.png", "tiles.png", "forest.jpg", "tower.jpg", "lake.png", "city.jpg"]
+    tags = [
+        '["travel","2026"]',
+        '["people"]',
+        '["travel"]',
+        "[]",
+        '["nature"]',
+        '["travel","city"]',
+        '["nature"]',
+        "[]",
+    ]
+    for n, ((width, height), name, tag) in enumerate(zip(shapes, names, tags, strict=True)):
+        fmt = "JPEG" if name.endswith(".jpg") else "PNG"
+        account.upload(
+            picture(width, height, seed=n, fmt=fmt), name, tags=tag, isPublic="false" if n in (1, 5) else "true"
+        )
+    page = dashboard.page
+    dashboard.sign_in(account)
+    cards = dashboard.cards()
+    expect(cards).to_have_count(8)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#images img')].every((img) => img.complete && img.naturalWidth)"
+    )
+    page.get_by_label("Select tiles.png", exact=True).check()
+    dashboard.check()
+    dashboard.screenshot("library")
+    page.emulate_media(color_scheme="dark")
+    dashboard.check()
+    dashboard.screenshot("library-dark", full_page=False)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.reload()
+    expect(cards).to_have_count(8)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.wait_for_function("[...document.querySelectorAll('#images img')].slice(0, 4).every((img) => img.complete)")
+    dashboard.check()
+    dashboard.screenshot("library-360", full_page=False)

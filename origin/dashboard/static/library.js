@@ -59,7 +59,7 @@ function card(image) {
     ),
     el('label', { class: 'select' }, checkbox, el('span', { class: 'visually-hidden' }, `Select ${name}`)),
     image.isPublic ? null : el('span', { class: 'badge' }, 'Private'),
-    image.tags.length && el('ul', { class: 'tags', 'aria-label': `Tags of ${name}` }, image.tags.map((t) => el('li', {}, tagLink(t)))),
+    image.tags.length ? el('ul', { class: 'tags', 'aria-label': `Tags of ${name}` }, image.tags.map((t) => el('li', {}, tagLink(t)))) : null,
   );
   return { row, img };
 }
