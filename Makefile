@@ -20,13 +20,15 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.runtime  ## start the origin on the embedded defaults (./data, embedded Redis)
 	$(BIN)/picora-origin serve
 
-test: $(VENV)/.dev  ## the whole suite (needs redis-server on PATH; .ci/run installs it)
+test: $(VENV)/.dev  ## the whole suite; installs redis-server and Chromium first when missing (as root)
+	.ci/system-packages
 	$(BIN)/pytest -q
 
-lint: $(VENV)/.dev  ## mypy strict + ruff
+lint: $(VENV)/.dev  ## mypy strict, ruff, and import-linter (imports go one way: pyproject [tool.importlinter])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 fmt: $(VENV)/.dev
 	$(BIN)/ruff format .
@@ -44,4 +46,4 @@ clean:
 .PHONY: fuzz
 fuzz: $(VENV)/.dev  ## schemathesis against a live origin with a bigger budget and a fresh seed
 	PICORA_FUZZ_EXAMPLES=$${PICORA_FUZZ_EXAMPLES:-200} PICORA_FUZZ_SEED=$${PICORA_FUZZ_SEED:-$$(date +%s)} \
-		$(BIN)/pytest -q -s -p no:cacheprovider tests/origin/test_openapi_fuzz.py
+		$(BIN)/pytest -q -s -p no:cacheprovider tests/origin/api/test_openapi_fuzz.py

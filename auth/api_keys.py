@@ -26,9 +26,8 @@ from auth.keyspace import (
     user_keys_key,
 )
 from auth.principal import Principal
+from auth.redis_types import RedisClient, text, text_dict
 from auth.sessions import end_key_sessions
-from origin.redis_client import RedisClient
-from origin.redis_text import text, text_dict
 
 __all__ = ["KEY_PATTERN", "KEY_PREFIX", "USER_PATTERN", "InvalidUser", "KeyInfo", "KeyStore", "TooManyKeys"]
 

@@ -14,7 +14,7 @@ import jwt
 from jwt.algorithms import get_default_algorithms
 
 from auth.keyspace import USER_PATTERN
-from config.access import JwtSettings
+from config.credentials import JwtSettings
 
 
 class InvalidToken(Exception):

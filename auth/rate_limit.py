@@ -6,7 +6,7 @@ own clock so every instance agrees. Over the limit, the caller learns how long t
 
 from __future__ import annotations
 
-from origin.redis_client import RedisClient
+from auth.redis_types import RedisClient
 
 _TAKE = """
 local capacity = tonumber(ARGV[1])

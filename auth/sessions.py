@@ -19,8 +19,7 @@ import jwt
 
 from auth.jwt_sessions import InvalidToken
 from auth.keyspace import USER_PATTERN, key_sessions_key, session_key, session_prefix, user_key, user_keys_key
-from origin.redis_client import RedisClient
-from origin.redis_text import text, text_dict
+from auth.redis_types import RedisClient, text, text_dict
 
 TOKEN_TYPE = "picora-session"  # noqa: S105 - a JWT header value, not a secret
 ALGORITHM = "HS256"

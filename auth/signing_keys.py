@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from origin.redis_client import RedisClient
-from origin.redis_text import text
+from auth.redis_types import RedisClient, text
 
 GENERATED_KEY = "config:signing-key"
 

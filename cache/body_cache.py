@@ -51,6 +51,15 @@ class BodyCache:
     def clear(self) -> None:
         self._lru.clear()
 
+    def stats(self) -> dict[str, int]:
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "evictions": self.evictions,
+            "bytes": self.size_bytes,
+            "entries": len(self),
+        }
+
     @property
     def evictions(self) -> int:
         return self._lru.evictions

@@ -1,9 +1,7 @@
 """A TTL memo filled through single-flight loads, where an invalidation always wins.
 
-Without care, a load that read the old value just before a change would write it back into the
-memo just after the change was invalidated, and serve it until the TTL ran out. So every
-invalidation bumps an epoch and forgets the key's flight: a load only memoises its result if no
-invalidation happened while it ran, and requests after an invalidation start a fresh load.
+The rule itself (a load only memoises its result if no invalidation happened while it ran) is
+``cache.single_flight.CoherentFlights``; this adds the TTL and serving stale values on errors.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from cache.single_flight import SingleFlight
+from cache.single_flight import CoherentFlights
 from cache.ttl_cache import TtlMemo
 
 V = TypeVar("V")
@@ -30,9 +28,8 @@ class CoherentMemo(Generic[V]):
         stale_if_error: Callable[[V], bool] = lambda value: False,
     ) -> None:
         self.memo: TtlMemo[V] = TtlMemo(ttl)
-        self.flights: SingleFlight[V] = SingleFlight()
+        self.flights: CoherentFlights[V] = CoherentFlights()
         self._load = load
-        self._epoch = 0
         self._errors = errors
         self._stale_if_error = stale_if_error
 
@@ -44,31 +41,26 @@ class CoherentMemo(Generic[V]):
         found, value = self.memo.get(key)
         if found:
             return value  # type: ignore[return-value]
-        return await self.flights.run(key, lambda: self._fill(key))
+        return await self.flights.run_and_keep(key, lambda: self._fill(key), lambda value: self.memo.put(key, value))
 
     async def _fill(self, key: str) -> V:
-        epoch = self._epoch
         try:
-            value = await self._load(key)
+            return await self._load(key)
         except self._errors:
             found, stale = self.memo.stale(key)
             if found and self._stale_if_error(stale):  # type: ignore[arg-type]
-                if epoch == self._epoch:
-                    # Re-arm it for another TTL: while the source is down, one request per TTL
-                    # waits for its timeout, not every request.
-                    self.memo.put(key, stale)
+                # Kept again like a fresh value: while the source is down, one request per TTL
+                # waits for its timeout, not every request.
                 return stale  # type: ignore[return-value]
             raise
-        if epoch == self._epoch:
-            self.memo.put(key, value)
-        return value
 
     def invalidate(self, key: str) -> None:
-        self._epoch += 1
         self.memo.discard(key)
-        self.flights.forget(key)
+        self.flights.invalidate(key)
 
     def clear(self) -> None:
-        self._epoch += 1
         self.memo.clear()
-        self.flights.forget_all()
+        self.flights.invalidate_all()
+
+    def stats(self) -> dict[str, int]:
+        return {"entries": len(self.memo), **self.flights.stats()}

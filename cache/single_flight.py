@@ -3,6 +3,10 @@
 One task per key; every caller awaits it through ``asyncio.shield``, so a caller that is
 cancelled (a client gone) does not cancel the load for the others. The task is forgotten as soon
 as it finishes, successfully or not, so errors are never cached (as in async-lru).
+
+``CoherentFlights`` adds the rule every cache in front of a changing source needs: an
+invalidation wins over a load in flight. Without it, a load that read the old value just before a
+change would store it just after the change was invalidated, and serve it until it expired.
 """
 
 from __future__ import annotations
@@ -43,3 +47,38 @@ class SingleFlight(Generic[T]):
 
     def forget_all(self) -> None:
         self._flights.clear()
+
+    def stats(self) -> dict[str, int]:
+        return {"single_flight_loads": self.loads, "single_flight_joins": self.joins}
+
+
+class CoherentFlights(SingleFlight[T]):
+    """Single-flight loads whose result is kept only if no invalidation happened while they ran.
+
+    Every invalidation bumps an epoch and forgets the key's flight, so requests after it start a
+    fresh load while requests already waiting get the old one (without storing it).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._epoch = 0
+
+    async def run_and_keep(self, key: str, load: Callable[[], Awaitable[T]], keep: Callable[[T], None]) -> T:
+        """``load`` once for everyone waiting on ``key``; ``keep`` its value unless invalidated meanwhile."""
+
+        async def load_then_keep() -> T:
+            epoch = self._epoch
+            value = await load()
+            if epoch == self._epoch:
+                keep(value)
+            return value
+
+        return await self.run(key, load_then_keep)
+
+    def invalidate(self, key: str) -> None:
+        self._epoch += 1
+        self.forget(key)
+
+    def invalidate_all(self) -> None:
+        self._epoch += 1
+        self.forget_all()

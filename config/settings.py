@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from config.access import ENV_KEYS as ACCESS_ENV_KEYS
-from config.access import AccessSettings, read_access
+from config.credentials import ENV_KEYS as ACCESS_ENV_KEYS
+from config.credentials import AccessSettings, read_access
 from config.plans import DEFAULT_PLANS, MIB, Plan, read_plans
 from config.purge import ENV_KEYS as PURGE_ENV_KEYS
 from config.purge import PurgeSettings, read_purge

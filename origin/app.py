@@ -16,13 +16,12 @@ from auth.rate_limit import RateLimiter
 from auth.signing_keys import signing_keys
 from cache.body_cache import BodyCache
 from config import Settings
-from origin import media, ops
-from origin.api import access as access_api
+from origin.api import hotlink_settings as hotlink_settings_api
 from origin.api import images as images_api
 from origin.api import openapi as openapi_api
 from origin.api import purge as purge_api
+from origin.api import signed_urls as signed_urls_api
 from origin.api import usage as usage_api
-from origin.api.views import media_url
 from origin.app_keys import (
     BODIES,
     CATALOG,
@@ -42,22 +41,24 @@ from origin.app_keys import (
     STORAGE,
     UPLOAD_SLOTS,
 )
-from origin.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
-from origin.deletion_queue import DeletionQueue
-from origin.hotlink_cache import HotlinkRulesCache
-from origin.image_service import ChangeListener, ImageService
-from origin.invalidation import Invalidation, InvalidationBus
-from origin.logs import RequestIds
-from origin.media_bodies import BodySource
-from origin.media_catalog import MediaCatalog
-from origin.media_headers import purge_tags
-from origin.metadata import ImageRecord, MetadataRepository
-from origin.metrics import Metrics, mark_worker_gone, metrics_endpoint, publish_cache_stats
-from origin.pipeline import request_pipeline
-from origin.redis_client import open_redis
+from origin.fanout.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
+from origin.fanout.invalidation import Invalidation, InvalidationBus
+from origin.images.deletion_queue import DeletionQueue
+from origin.images.metadata import ImageRecord, MetadataRepository
+from origin.images.service import ChangeListener, ImageService
+from origin.media import handler as media
+from origin.media.bodies import BodySource
+from origin.media.catalog import MediaCatalog
+from origin.media.hotlink_memo import HotlinkRulesCache
+from origin.media.urls import cdn_purge_targets
+from origin.redis.client import open_redis
 from origin.storage.filesystem import FilesystemStorage
 from origin.storage.measured import MeasuredStorage
 from origin.storage.s3 import S3Storage, open_s3_client
+from origin.web import ops
+from origin.web.logs import RequestIds
+from origin.web.metrics import Metrics, mark_worker_gone, metrics_endpoint, publish_cache_stats
+from origin.web.pipeline import request_pipeline
 
 #: How often every instance retries storage deletes that failed.
 DELETION_RETRY_SECONDS = 30.0
@@ -129,19 +130,9 @@ async def cdn_context(app: web.Application) -> AsyncIterator[None]:
 
 def cache_stats(app: web.Application) -> Callable[[], dict[tuple[str, str], float]]:
     def read() -> dict[tuple[str, str], float]:
-        bodies, catalog = app[BODIES], app[CATALOG]
-        return {
-            ("body", "hits"): bodies.cache.hits,
-            ("body", "misses"): bodies.cache.misses,
-            ("body", "evictions"): bodies.cache.evictions,
-            ("body", "bytes"): bodies.cache.size_bytes,
-            ("body", "entries"): len(bodies.cache),
-            ("body", "single_flight_loads"): bodies.flights.loads,
-            ("body", "single_flight_joins"): bodies.flights.joins,
-            ("metadata", "entries"): len(catalog.entries.memo),
-            ("metadata", "single_flight_loads"): catalog.entries.flights.loads,
-            ("metadata", "single_flight_joins"): catalog.entries.flights.joins,
-        }
+        stats: dict[tuple[str, str], float] = {("body", name): value for name, value in app[BODIES].stats().items()}
+        stats.update({("metadata", name): value for name, value in app[CATALOG].stats().items()})
+        return stats
 
     return read
 
@@ -180,8 +171,7 @@ def purge_cdn_on_change(app: web.Application) -> ChangeListener:
 
     async def purge(before: ImageRecord, after: ImageRecord | None) -> None:
         if after is None or (before.is_public and not after.is_public):
-            base = app[SETTINGS].media_base_url
-            await app[CDN_PURGER].enqueue([media_url(before, base)], purge_tags(before))
+            await app[CDN_PURGER].enqueue(*cdn_purge_targets(before, app[SETTINGS].media_base_url))
 
     return purge
 
@@ -206,7 +196,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics_route)
     usage_api.add_routes(app)
     images_api.add_routes(app)
-    access_api.add_routes(app)
+    signed_urls_api.add_routes(app)
+    hotlink_settings_api.add_routes(app)
     openapi_api.add_routes(app)
     purge_api.add_routes(app)
     media.add_routes(app)

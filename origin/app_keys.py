@@ -9,18 +9,18 @@ from aiohttp import web
 from auth.api_keys import KeyStore
 from auth.jwt_sessions import JwtVerifier
 from auth.rate_limit import RateLimiter
+from auth.redis_types import RedisClient
 from config import Settings
-from origin.cdn_purge import CdnPurger
-from origin.deletion_queue import DeletionQueue
-from origin.hotlink_cache import HotlinkRulesCache
-from origin.image_service import ImageService
-from origin.invalidation import InvalidationBus
-from origin.media_bodies import BodySource
-from origin.media_catalog import MediaCatalog
-from origin.metadata import MetadataRepository
-from origin.metrics import Metrics
-from origin.redis_client import RedisClient
+from origin.fanout.cdn_purge import CdnPurger
+from origin.fanout.invalidation import InvalidationBus
+from origin.images.deletion_queue import DeletionQueue
+from origin.images.metadata import MetadataRepository
+from origin.images.service import ImageService
+from origin.media.bodies import BodySource
+from origin.media.catalog import MediaCatalog
+from origin.media.hotlink_memo import HotlinkRulesCache
 from origin.storage import ObjectStorage
+from origin.web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
 #: Uploads being received by this process; the rest wait for a 503 and retry.

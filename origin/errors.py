@@ -1,6 +1,6 @@
 """Domain errors: each carries its HTTP status, stable code and public message.
 
-Handlers raise these; only ``origin.http_errors`` turns them into responses, so every
+Handlers raise these; only ``origin.web.error_map`` turns them into responses, so every
 error body in the product has the same envelope.
 """
 

@@ -12,7 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
 from redis.asyncio import Redis
 from yarl import URL
 
@@ -178,9 +179,21 @@ async def plain_server(settings: Settings) -> AsyncIterator[Server]:
         await runner.cleanup()
 
 
+class ShippedTestServer(TestServer):
+    """aiohttp's test server with the request handling production has.
+
+    ``TestServer`` cancels a handler whose client goes away (``handler_cancellation=True``);
+    ``web.run_app``, which ``picora-origin serve`` uses, does not. Test what ships.
+    """
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
+
+
 async def start_origin(aiohttp_client: AiohttpClient, settings: Settings) -> Origin:
     app = create_app(settings)
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(ShippedTestServer(app))
     return Origin(client=client, app=app)
 
 

@@ -12,7 +12,7 @@ import time
 
 import requests
 
-CLI = [sys.executable, "-m", "origin.cli"]
+CLI = [sys.executable, "-m", "origin.cli.main"]
 
 
 class Server:

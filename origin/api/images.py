@@ -8,16 +8,16 @@ import unicodedata
 from aiohttp import web
 
 from auth.principal import Principal
-from origin.api.bodies import json_object
-from origin.api.callers import caller
+from origin.api.json_body import json_object
 from origin.api.views import image_view
 from origin.app_keys import IMAGES, METADATA, METRICS, SETTINGS, UPLOAD_SLOTS
-from origin.envelope import ok
 from origin.errors import BadRequest, NotFound, ServiceUnavailable, ValidationFailed
-from origin.ids import ID_PATTERN
-from origin.intake.prepare import IntakeLimits, prepare_image
-from origin.intake.spool import check_declared_length, read_upload_form
-from origin.tags import normalise_tag, normalise_tags, parse_tags_field
+from origin.images.ids import ID_PATTERN
+from origin.images.intake.prepare import IntakeLimits, prepare_image
+from origin.images.intake.spool import check_declared_length, read_upload_form
+from origin.images.tags import normalise_tag, normalise_tags, parse_tags_field
+from origin.web.callers import caller
+from origin.web.envelope import ok
 
 MAX_FILENAME = 255
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100

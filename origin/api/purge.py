@@ -8,7 +8,6 @@ strings ignored); every instance drops them from its caches, and the CDN is aske
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,16 +15,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from auth.webhook_signature import HEADER, InvalidSignature, verify
-from origin.api.views import media_url
 from origin.app_keys import CDN_PURGER, INVALIDATION, METADATA, SETTINGS
-from origin.envelope import ok
 from origin.errors import BadRequest, Unauthorized
-from origin.ids import ID_PATTERN
-from origin.media_headers import purge_tags
+from origin.images.ids import ID_PATTERN, MEDIA_PATH_PATTERN
+from origin.media.urls import cdn_purge_targets
+from origin.web.envelope import ok
 
 MAX_ENTRIES = 1000
 _CHALLENGE = {"WWW-Authenticate": f'{HEADER} realm="picora-purge"'}
-_MEDIA_PATH = re.compile(r"^/([A-Za-z0-9_-]{11})\.[A-Za-z0-9]{1,8}$")
 
 
 def _strings(body: dict[str, Any], field: str) -> list[str]:
@@ -44,7 +41,7 @@ def _ids_from(body: object) -> list[str]:
     if len(ids) + len(urls) > MAX_ENTRIES:
         raise BadRequest(f"at most {MAX_ENTRIES} ids and urls per request", code="INVALID_PURGE")
     bad_ids = [image_id for image_id in ids if not ID_PATTERN.fullmatch(image_id)]
-    from_urls = [_MEDIA_PATH.match(urlsplit(url).path) for url in urls]
+    from_urls = [MEDIA_PATH_PATTERN.fullmatch(urlsplit(url).path) for url in urls]
     bad_urls = [url for url, match in zip(urls, from_urls, strict=True) if match is None]
     if bad_ids or bad_urls:
         raise BadRequest(
@@ -79,8 +76,9 @@ async def purge(request: web.Request) -> web.Response:
     for image_id in ids:
         record = await request.app[METADATA].get(image_id)
         if record is not None:
-            urls.append(media_url(record, settings.media_base_url))
-            tags.extend(purge_tags(record))
+            record_urls, record_tags = cdn_purge_targets(record, settings.media_base_url)
+            urls.extend(record_urls)
+            tags.extend(record_tags)
     queued = await request.app[CDN_PURGER].enqueue(urls, tags)
     return ok({"purged": {"ids": ids}, "cdn": {"urls": urls, "tags": tags, "queued": queued}}, status=202)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from origin.api.callers import caller
 from origin.app_keys import METADATA, SETTINGS
-from origin.envelope import ok
+from origin.web.callers import caller
+from origin.web.envelope import ok
 
 
 async def usage(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Object storage behind one small interface; every backend passes ``tests/storage`` contract suite."""
+"""Object storage behind one small interface; every backend passes the contract suite in ``tests/origin/storage``."""
 
 from origin.storage.base import ObjectInfo, ObjectStorage
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from origin.images.ids import OBJECT_KEY_PATTERN
+
 #: Object keys are ``<nanoid>.<ext>``; anything else is refused before it reaches a backend.
-OBJECT_KEY = re.compile(r"^[A-Za-z0-9_-]{11}\.[a-z0-9]{2,5}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,6 @@ class ObjectStorage(Protocol):
 
 def check_key(key: str) -> str:
     """Refuse keys that could escape the store's namespace (path traversal, odd names)."""
-    if not OBJECT_KEY.fullmatch(key):
+    if not OBJECT_KEY_PATTERN.fullmatch(key):
         raise ValueError(f"invalid object key {key!r}")
     return key

@@ -14,7 +14,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 
 from origin.errors import ObjectMissing, StorageError
-from origin.storage.base import OBJECT_KEY, ObjectInfo, check_key
+from origin.images.ids import OBJECT_KEY_PATTERN
+from origin.storage.base import ObjectInfo, check_key
 
 
 class FilesystemStorage:
@@ -106,7 +107,7 @@ class FilesystemStorage:
             if not shard.is_dir():
                 continue
             for entry in os.scandir(shard):
-                if entry.is_file() and OBJECT_KEY.fullmatch(entry.name):
+                if entry.is_file() and OBJECT_KEY_PATTERN.fullmatch(entry.name):
                     stat = entry.stat()
                     yield ObjectInfo(entry.name, stat.st_size, stat.st_mtime)
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 from origin.errors import ObjectMissing, StorageError
-from origin.metrics import Metrics
 from origin.storage.base import ObjectInfo, ObjectStorage
+from origin.web.metrics import Metrics
 
 
 class MeasuredStorage:

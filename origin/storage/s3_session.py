@@ -41,7 +41,7 @@ class BoundedReadSession(AIOHTTPSession):  # type: ignore[misc]  # aiobotocore s
     """AioConfig's ``http_session_cls``: aiobotocore's own, with ``READ_BUFSIZE`` on every request.
 
     ``_get_session`` is aiobotocore's (3.x) one place that hands out the aiohttp session;
-    tests/test_stream_memory.py fails if an upgrade stops calling it.
+    tests/origin/storage/test_memory_footprint.py fails if an upgrade stops calling it.
     """
 
     async def _get_session(self, proxy_url: str | None) -> _BoundedReads:

@@ -43,14 +43,14 @@ import redis
 from redis.asyncio import Redis
 from yarl import URL
 
+from auth.redis_types import text_dict
 from config import Settings
 from config.plans import Plan
 from config.purge import PurgeSettings
 from config.settings import with_overrides
 from origin.app_keys import INVALIDATION, STORAGE
-from origin.gc import collect_garbage
-from origin.invalidation import CHANNEL
-from origin.redis_text import text_dict
+from origin.fanout.invalidation import CHANNEL
+from origin.images.gc import collect_garbage
 from origin.storage import ObjectStorage
 from origin.storage.s3 import S3Storage, open_s3_client
 from tests import images

@@ -1,0 +1,268 @@
+"""``GET|HEAD /{id}.{ext}``: the hot path. Flows one way:
+
+parse -> metadata (memo, then Redis) -> access decision -> preconditions (RFC 9110 section 13.2.2)
+-> If-Range and Range (section 14) -> body (cache, then single-flight, then storage) -> response.
+
+Preconditions are answered from metadata alone; the body is only touched for a 200 or 206.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Sequence
+
+from aiohttp import hdrs, web
+from aiohttp.http_writer import StreamWriter
+from multidict import CIMultiDict
+
+from origin.app_keys import BODIES, CATALOG
+from origin.errors import StorageError, Unauthorized
+from origin.http_semantics import (
+    ByteRange,
+    assemble,
+    evaluate_preconditions,
+    evaluate_range,
+    if_range_allows_partial,
+    multipart_byteranges,
+    multipart_content_type,
+    new_boundary,
+)
+from origin.images.ids import MEDIA_ROUTE
+from origin.images.intake.formats import BY_EXT
+from origin.images.metadata import ImageRecord
+from origin.media.access import PUBLIC, Grant, grant_access, not_found, plainly_public
+from origin.media.bodies import BodySource
+from origin.media.catalog import MediaEntry, frozen_headers
+from origin.web.envelope import error
+from origin.web.logs import stamp_request_id
+
+log = logging.getLogger(__name__)
+
+#: Cached bodies from this size on are written apart from their headers (see ``_send_large``).
+SEPARATE_HEADERS_FROM = 256 * 1024
+
+
+def _granted(entry: MediaEntry, grant: Grant) -> MediaEntry:
+    """The entry with the grant's caching headers (the plain public case costs nothing)."""
+    if grant is PUBLIC:
+        return entry
+    headers = dict(entry.headers)
+    not_modified = dict(entry.not_modified_headers)
+    for target in (headers, not_modified):
+        if grant.cache_control is not None:
+            target["Cache-Control"] = grant.cache_control
+        if grant.vary is not None:
+            target["Vary"] = grant.vary
+    return MediaEntry(entry.record, entry.last_modified, frozen_headers(headers), frozen_headers(not_modified))
+
+
+def _preconditions(request: web.Request, entry: MediaEntry) -> web.Response | None:
+    headers = request.headers
+    if_none_match = headers.get(hdrs.IF_NONE_MATCH)
+    if if_none_match is None and hdrs.IF_MODIFIED_SINCE not in headers:
+        if hdrs.IF_MATCH not in headers and hdrs.IF_UNMODIFIED_SINCE not in headers:
+            return None
+    elif (
+        if_none_match == entry.record.etag and hdrs.IF_MATCH not in headers and hdrs.IF_UNMODIFIED_SINCE not in headers
+    ):
+        # The CDN's usual revalidation, decided without parsing (steps 1-2 absent, step 3 matches).
+        return web.Response(status=304, headers=entry.not_modified_headers.copy())
+    outcome = evaluate_preconditions(
+        request.method,
+        if_match=headers.get(hdrs.IF_MATCH),
+        if_none_match=headers.get(hdrs.IF_NONE_MATCH),
+        if_modified_since=headers.get(hdrs.IF_MODIFIED_SINCE),
+        if_unmodified_since=headers.get(hdrs.IF_UNMODIFIED_SINCE),
+        etag=entry.record.etag,
+        last_modified=entry.last_modified,
+    )
+    if outcome == "not_modified":
+        return web.Response(status=304, headers=entry.not_modified_headers.copy())
+    if outcome == "precondition_failed":
+        return error(
+            412, "PRECONDITION_FAILED", "a precondition of the request failed", headers={"ETag": entry.record.etag}
+        )
+    return None
+
+
+def _ranges(request: web.Request, entry: MediaEntry) -> tuple[ByteRange, ...] | web.Response | None:
+    """The ranges to send, a 416, or None for the whole body. Range applies to GET only (14.2)."""
+    header = request.headers.get(hdrs.RANGE)
+    if header is None or request.method != hdrs.METH_GET:
+        return None
+    record = entry.record
+    if_range = request.headers.get(hdrs.IF_RANGE)
+    if if_range is not None and not if_range_allows_partial(
+        if_range, etag=record.etag, last_modified=entry.last_modified
+    ):
+        return None
+    decision = evaluate_range(header, record.size)
+    if decision.kind == "unsatisfiable":
+        return error(
+            416, "RANGE_NOT_SATISFIABLE", "none of the requested ranges overlap the image",
+            headers={"Content-Range": f"bytes */{record.size}", "Accept-Ranges": "bytes"},
+        )  # fmt: skip
+    return decision.ranges if decision.kind == "partial" else None
+
+
+def _partial_headers(entry: MediaEntry, ranges: Sequence[ByteRange]) -> tuple[CIMultiDict[str], str | None]:
+    headers = entry.headers.copy()
+    if len(ranges) == 1:
+        headers[hdrs.CONTENT_RANGE] = ranges[0].content_range(entry.record.size)
+        return headers, None
+    boundary = new_boundary()
+    headers[hdrs.CONTENT_TYPE] = multipart_content_type(boundary)
+    return headers, boundary
+
+
+def _whole(entry: MediaEntry) -> web.StreamResponse:
+    """A 200 of the whole image, not yet prepared: HEAD sends it as it is (a StreamResponse keeps the
+    Content-Length set here, where a Response would recompute it), GET writes the body after it."""
+    response = web.StreamResponse(headers=entry.headers.copy())
+    response.content_length = entry.record.size
+    return response
+
+
+def _from_memory(entry: MediaEntry, body: bytes, ranges: Sequence[ByteRange] | None) -> web.Response:
+    if not ranges:
+        return web.Response(body=body, headers=entry.headers.copy())
+    headers, boundary = _partial_headers(entry, ranges)
+    if boundary is None:
+        first = ranges[0]
+        return web.Response(status=206, body=body[first.start : first.end + 1], headers=headers)
+    layout = multipart_byteranges(
+        ranges, size=entry.record.size, content_type=entry.record.content_type, boundary=boundary
+    )
+    return web.Response(status=206, body=assemble(layout, body), headers=headers)
+
+
+async def _send_large(request: web.Request, entry: MediaEntry, body: bytes) -> web.StreamResponse:
+    """A large cached body without the copy aiohttp makes to join it to the headers (one write,
+    so one memcpy of the whole body per response): headers go first, then the body as it is."""
+    response = _whole(entry)
+    stamp_request_id(response)
+    try:
+        writer = await response.prepare(request)
+        if isinstance(writer, StreamWriter):
+            writer.send_headers()
+        await response.write(body)
+        await response.write_eof()
+    except ConnectionError:  # reset, or lost while waiting to write more
+        log.debug("client went away during %s", entry.record.object_key)
+    return response
+
+
+async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[ByteRange] | None) -> web.StreamResponse:
+    """Large objects: fetched from storage as the ranges asked for, memory bounded per connection."""
+    record, bodies = entry.record, request.app[BODIES]
+    if not ranges:
+        response = _whole(entry)
+        plan: list[tuple[bytes, ByteRange]] = [(b"", ByteRange(0, record.size - 1))]
+        epilogue = b""
+    else:
+        headers, boundary = _partial_headers(entry, ranges)
+        response = web.StreamResponse(status=206, headers=headers)
+        if boundary is None:
+            response.content_length = ranges[0].length
+            plan, epilogue = [(b"", ranges[0])], b""
+        else:
+            layout = multipart_byteranges(ranges, size=record.size, content_type=record.content_type, boundary=boundary)
+            response.content_length = layout.content_length
+            plan, epilogue = list(layout.parts), layout.epilogue
+    # Open storage and take the first chunk before any header goes out: a store that is down or
+    # an object that is missing is then a plain 503, as for cached objects, not a cut 200.
+    first_part = plan[0][1]
+    chunks = bodies.stream(record, first_part.start, first_part.end)
+    try:
+        # In a list the writer empties: nothing keeps the chunk alive once it is written.
+        first_chunk = [await anext(chunks)]
+    except StopAsyncIteration as exc:
+        raise StorageError(f"{record.object_key} is empty in storage") from exc
+    except BaseException:
+        await chunks.aclose()
+        raise
+    try:
+        stamp_request_id(response)
+        await response.prepare(request)
+        await _write_parts(response, bodies, record, plan, first=(first_chunk, chunks))
+        if epilogue:
+            await response.write(epilogue)
+        await response.write_eof()
+    except StorageError as exc:
+        # Headers are gone: the only honest signal left is to cut the connection short.
+        log.warning("storage read of %s broke mid-body: %s", record.object_key, exc)
+        if request.transport is not None:
+            request.transport.abort()
+    except ConnectionError:  # reset, or lost while waiting to write more
+        log.debug("client went away during %s", record.object_key)
+    finally:
+        await chunks.aclose()
+    return response
+
+
+async def _write_parts(
+    response: web.StreamResponse,
+    bodies: BodySource,
+    record: ImageRecord,
+    plan: Sequence[tuple[bytes, ByteRange]],
+    *,
+    first: tuple[list[bytes], AsyncGenerator[bytes, None]],
+) -> None:
+    """Write every part; the first part's stream is already open with its first chunk read
+    (handed over in a list, which this empties)."""
+    for index, (preamble, part) in enumerate(plan):
+        if preamble:
+            await response.write(preamble)
+        if index == 0:
+            pending, chunks = first
+            await response.write(pending.pop())
+            async for chunk in chunks:
+                await response.write(chunk)
+            continue
+        # aclosing: a client that goes away closes the storage stream (and its connection) at once.
+        async with contextlib.aclosing(bodies.stream(record, part.start, part.end)) as more:
+            async for chunk in more:
+                await response.write(chunk)
+
+
+async def serve_media(request: web.Request) -> web.StreamResponse:
+    info = request.match_info
+    image_id, ext = info["image_id"], info["ext"]
+    if ext not in BY_EXT:
+        raise not_found()
+    app = request.app
+    catalog = app[CATALOG]
+    found, entry = catalog.cached(image_id)  # hits skip a coroutine: this path is measured in µs
+    if not found:
+        entry = await catalog.entry(image_id)
+    if entry is None:
+        raise not_found()
+    if entry.record.ext != ext:
+        # A signed URL moved to another extension is a tampered signed URL, not a missing image.
+        if "sig" in request.query and not entry.record.is_public:
+            raise Unauthorized("this signed URL is not valid", code="INVALID_SIGNATURE")
+        raise not_found()
+    if not plainly_public(request, entry.record):
+        entry = _granted(entry, await grant_access(request, entry.record))
+    early = _preconditions(request, entry)
+    if early is not None:
+        return early
+    if request.method == hdrs.METH_HEAD:
+        return _whole(entry)
+    ranges = _ranges(request, entry)
+    if isinstance(ranges, web.Response):
+        return ranges
+    bodies = app[BODIES]
+    if bodies.cacheable(entry.record):
+        body = bodies.cached(entry.record)
+        if body is None:
+            body = await bodies.load(entry.record)
+        if not ranges and len(body) >= SEPARATE_HEADERS_FROM:
+            return await _send_large(request, entry, body)
+        return _from_memory(entry, body, ranges)
+    return await _stream(request, entry, ranges)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(MEDIA_ROUTE, serve_media)
