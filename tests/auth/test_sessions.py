@@ -103,7 +103,7 @@ async def test_expired_tampered_forged_and_foreign_tokens_are_refused(redis_clie
         "expired": jwt.encode({**claims, "exp": now - 1}, KEY, algorithm="HS256", headers=header),
         "tampered": f"{head}.{other_user.split('.')[1]}.{signature}",
         "foreign key": jwt.encode(claims, "f" * 48, algorithm="HS256", headers=header),
-        "alg none": jwt.encode(claims, None, algorithm="none", headers=header),
+        "alg none": jwt.encode(claims, "", algorithm="none", headers=header),
         "HS512": jwt.encode(claims, KEY + KEY, algorithm="HS512", headers=header),
         "no sid": jwt.encode({"sub": "alice", "iat": now, "exp": now + 600}, KEY, algorithm="HS256", headers=header),
         "bad sid": jwt.encode({**claims, "sid": "../x"}, KEY, algorithm="HS256", headers=header),
