@@ -5,8 +5,9 @@ Bad credentials are always refused (401), never treated as anonymous. A browser 
 cookie to requests any site makes, so a cookie-authenticated unsafe request must pass the CSRF
 check (403 ``CSRF_FAILED``) before its handler does anything; ``Authorization`` is never sent by
 a browser on its own, so Bearer calls need no such check. ``caller`` also charges the caller's
-rate-limit bucket: uploads apart from every other API call. Nothing here touches Redis for a
-request without credentials, and an API key costs its one lookup, as before sessions existed.
+rate-limit bucket: uploads apart from every other API call. Sessions cost nothing to requests
+that do not carry one: no credentials means no Redis at all, and an API key costs its own lookup
+(plus, once a minute per key and process, noting its last use).
 """
 
 from __future__ import annotations

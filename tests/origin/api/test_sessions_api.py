@@ -382,3 +382,23 @@ async def test_forwarded_addresses_count_only_behind_a_trusted_proxy(
             headers = {"X-Forwarded-For": f"198.51.100.1, {client_ip}"}
             response = await trusted.client.post("/v1/sessions", json={"apiKey": "x"}, headers=headers)
             assert response.status == expected, client_ip
+
+
+async def test_sessions_add_no_redis_work_to_media_requests_with_a_key_or_none(origin: Origin) -> None:
+    key = await origin.user("alice")
+    private = await origin.upload_ok(key, images.png(), isPublic="false")
+    public = await origin.upload_ok(key, images.noise_png(40))
+    private_path, public_path = ("/" + image["url"].rsplit("/", 1)[1] for image in (private, public))
+    assert (await origin.client.get(private_path, headers=origin.auth(key))).status == 200  # notes the key's use
+    assert (await origin.client.get(public_path)).status == 200  # warms the memo and the body cache
+    redis = origin.app[REDIS]
+    await redis.config_resetstat()
+    for _ in range(5):
+        assert (await origin.client.get(public_path)).status == 200
+    stats = await redis.info("commandstats")
+    assert {name for name in stats if not name.startswith(("cmdstat_config", "cmdstat_info"))} == set()
+    for _ in range(5):
+        assert (await origin.client.get(private_path, headers=origin.auth(key))).status == 200
+    stats = await redis.info("commandstats")
+    used = {name for name in stats if not name.startswith(("cmdstat_config", "cmdstat_info"))}
+    assert used == {"cmdstat_get", "cmdstat_hget"}, stats  # the key and its user's plan: nothing of sessions
