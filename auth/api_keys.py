@@ -96,7 +96,8 @@ class KeyInfo:
     id: str
     name: str
     prefix: str
-    created_at: int | None
+    #: Milliseconds since the epoch, so keys made within one second still list in order.
+    created_ms: int | None
     last_used_at: int | None
 
 
@@ -132,8 +133,8 @@ class KeyStore:
         """A new key for the user (``TooManyKeys`` when ``limit`` keys exist already)."""
         api_key = new_api_key()
         hashed = digest(api_key)
-        info = KeyInfo(key_id(hashed), name, api_key[:SHOWN_CHARACTERS] + "…", int(time.time()), None)
-        stored = json.dumps({"name": info.name, "prefix": info.prefix, "createdAt": info.created_at})
+        info = KeyInfo(key_id(hashed), name, api_key[:SHOWN_CHARACTERS] + "…", int(time.time() * 1000), None)
+        stored = json.dumps({"name": info.name, "prefix": info.prefix, "createdMs": info.created_ms})
         added = await self._add(keys=[user_keys_key(user_id), key_info_key(user_id)], args=[hashed, stored, limit or 0])
         if not int(added):
             raise TooManyKeys(f"at most {limit} keys per user")
@@ -160,11 +161,11 @@ class KeyStore:
                     key_id(hashed),
                     str(stored.get("name", "")),
                     str(stored.get("prefix", KEY_PREFIX + "…")),
-                    int(stored["createdAt"]) if "createdAt" in stored else None,
+                    int(stored["createdMs"]) if "createdMs" in stored else None,
                     int(last_used) if last_used.isdigit() else None,
                 )
             )
-        return sorted(keys, key=lambda k: (k.created_at or 0, k.id))
+        return sorted(keys, key=lambda k: (k.created_ms or 0, k.id))
 
     async def _revoke_digest(self, user_id: str, hashed: str) -> bool:
         """Forget the key, then end its sessions: once it is out of the user's set no new session

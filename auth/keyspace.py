@@ -25,7 +25,7 @@ def user_keys_key(user_id: str) -> str:
 
 
 def key_info_key(user_id: str) -> str:
-    """Hash: digest -> JSON ``{name, prefix, createdAt}`` (never the key itself)."""
+    """Hash: digest -> JSON ``{name, prefix, createdMs}`` (never the key itself)."""
     return f"apikeyinfo:{{{user_id}}}"
 
 

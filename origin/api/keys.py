@@ -27,7 +27,7 @@ def key_view(info: KeyInfo) -> dict[str, Any]:
         "id": info.id,
         "name": info.name,
         "prefix": info.prefix,
-        "createdAt": iso_utc(info.created_at * 1000) if info.created_at is not None else None,
+        "createdAt": iso_utc(info.created_ms) if info.created_ms is not None else None,
         "lastUsedAt": iso_utc(info.last_used_at * 1000) if info.last_used_at is not None else None,
     }
 
