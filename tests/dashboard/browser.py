@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,15 @@ def create_key(server: Server, user: str, plan: str) -> str:
         timeout=60,
     )
     return done.stdout.strip().splitlines()[-1]
+
+
+def wait_until(page: Page, function: str, arg: Any = None, timeout: float = 10.0) -> None:
+    """Poll a JavaScript function until it returns a truthy value. (Playwright's wait_for_function
+    evaluates strings inside the page, which the dashboard's CSP rightly refuses.)"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(function, arg):
+        assert time.monotonic() < deadline, f"never true: {function}"
+        page.wait_for_timeout(100)
 
 
 def new_account(server: Server, plan: str = "free") -> Account:

@@ -66,6 +66,8 @@ def dashboard_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
             "PICORA_MEDIA_BASE_URL": f"http://127.0.0.1:{port}",
             "PICORA_CONFIG": str(config),
             "PICORA_ACCESS_LOG": "off",
+            # Every test signs in from 127.0.0.1; the limit itself is tested with the sessions API.
+            "PICORA_SIGN_IN_PER_MINUTE": "1000",
         }
         server = Server(env)
         try:

@@ -12,7 +12,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.dashboard.browser import Account, Dashboard, new_account, picture, write_picture
+from tests.dashboard.browser import Account, Dashboard, new_account, picture, wait_until, write_picture
 from tests.dashboard.conftest import TINY_MAX_FILE_BYTES
 from tests.processes import Server
 
@@ -173,10 +173,10 @@ def test_copy_link_puts_the_url_on_the_clipboard_in_the_chosen_format(dashboard:
     page.get_by_label("Link format", exact=True).select_option(label="Markdown")
     item.get_by_role("button", name="Copy link", exact=True).click()
     markdown = f"![sunset]({url})"
-    page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want", arg=markdown)
+    wait_until(page, "async (want) => (await navigator.clipboard.readText()) === want", arg=markdown)
     page.evaluate("navigator.clipboard.writeText('')")
     page.get_by_role("button", name="Copy all links", exact=True).click()
-    page.wait_for_function("async (want) => (await navigator.clipboard.readText()) === want", arg=markdown)
+    wait_until(page, "async (want) => (await navigator.clipboard.readText()) === want", arg=markdown)
     page.reload()
     expect(page.get_by_label("Link format", exact=True)).to_have_value("markdown")
 
@@ -207,7 +207,7 @@ def test_the_grid_shows_variant_thumbnails_in_boxes_of_the_images_shape(dashboar
         expect(img).to_have_attribute("height", str(height))
         expect(img).to_have_attribute("srcset", re.compile(r"\?w=320 320w, .*\?w=640 \d+w$"))
         img.scroll_into_view_if_needed()
-        dashboard.page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+        wait_until(dashboard.page, "(img) => img.complete && img.naturalWidth > 0", arg=img.element_handle())
         current = img.evaluate("(img) => img.currentSrc")
         assert re.search(r"\?w=(320|640)$", current), current
         cookies = {c["name"]: c["value"] for c in dashboard.page.context.cookies()}
@@ -239,12 +239,12 @@ def test_infinite_scroll_reaches_the_45th_of_45_images(dashboard: Dashboard, acc
     assert names == [f"photo-{n:02}.png" for n in range(45, 0, -1)]
 
 
-def test_load_more_works_without_scrolling(dashboard: Dashboard, account: Account) -> None:
+def test_load_more_is_the_fallback_without_intersection_observer(dashboard: Dashboard, account: Account) -> None:
     tiny = picture(48, 32, seed=3)
     for n in range(1, 23):
         account.upload(tiny, f"pic-{n:02}.png")
     page = dashboard.page
-    page.set_viewport_size({"width": 1280, "height": 500})
+    page.context.add_init_script("delete window.IntersectionObserver;")
     dashboard.sign_in(account)
     more = page.get_by_role("button", name="Load more", exact=True)
     expect(dashboard.cards()).to_have_count(20)
@@ -365,9 +365,7 @@ def test_library_looks_right_full_dark_and_at_360_px(dashboard: Dashboard, accou
     dashboard.sign_in(account)
     cards = dashboard.cards()
     expect(cards).to_have_count(8)
-    page.wait_for_function(
-        "[...document.querySelectorAll('#images img')].every((img) => img.complete && img.naturalWidth)"
-    )
+    wait_until(page, "[...document.querySelectorAll('#images img')].every((img) => img.complete && img.naturalWidth)")
     page.get_by_label("Select tiles.png", exact=True).check()
     dashboard.check()
     dashboard.screenshot("library")
@@ -379,6 +377,6 @@ def test_library_looks_right_full_dark_and_at_360_px(dashboard: Dashboard, accou
     page.reload()
     expect(cards).to_have_count(8)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    page.wait_for_function("[...document.querySelectorAll('#images img')].slice(0, 4).every((img) => img.complete)")
+    wait_until(page, "() => [...document.querySelectorAll('#images img')].slice(0, 4).every((i) => i.complete)")
     dashboard.check()
     dashboard.screenshot("library-360", full_page=False)
