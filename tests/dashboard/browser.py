@@ -153,7 +153,11 @@ class Dashboard:
 
     def screenshot(self, name: str, *, full_page: bool = True) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.evaluate("window.scrollTo(0, 0)")
+        # Toasts are transient and a focused field's selection is noise: the picture shows the page.
+        self.page.evaluate(
+            "() => { document.getElementById('toast')?.classList.remove('shown');"
+            " document.activeElement?.blur(); window.getSelection()?.removeAllRanges(); window.scrollTo(0, 0); }"
+        )
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled")
 
 
