@@ -8,8 +8,10 @@ fails the test, and ``Dashboard.check`` runs axe-core on the page as it stands.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,10 +51,10 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
-@pytest.fixture(scope="session")
-def dashboard_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``picora-origin serve`` on a free port with its own redis-server; media served by itself."""
-    workdir = tmp_path_factory.mktemp("dashboard")
+@contextlib.contextmanager
+def serve_origin(workdir: Path, media_host: str = "127.0.0.1") -> Iterator[Server]:
+    """``picora-origin serve`` on a free port with its own redis-server, serving its own media
+    under ``media_host`` (``localhost`` makes the media host another origin than the pages')."""
     with run_redis_server(workdir) as redis_url:
         port = free_port()
         config = workdir / "picora.toml"
@@ -63,7 +65,8 @@ def dashboard_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
             "PICORA_PORT": str(port),
             "PICORA_DATA_DIR": str(workdir / "data"),
             "PICORA_REDIS_URL": redis_url,
-            "PICORA_MEDIA_BASE_URL": f"http://127.0.0.1:{port}",
+            "PICORA_MEDIA_BASE_URL": f"http://{media_host}:{port}",
+            "PICORA_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PICORA_CONFIG": str(config),
             "PICORA_ACCESS_LOG": "off",
             # Every test signs in from 127.0.0.1; the limit itself is tested with the sessions API.
@@ -75,6 +78,19 @@ def dashboard_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def dashboard_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve_origin(tmp_path_factory.mktemp("dashboard")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cross_host_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Pages on 127.0.0.1, media on localhost: the session cookie never reaches the media host."""
+    with serve_origin(tmp_path_factory.mktemp("cross-host"), media_host="localhost") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
