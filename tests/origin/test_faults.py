@@ -56,6 +56,7 @@ from origin.storage.s3 import S3Storage, open_s3_client
 from tests import images
 from tests.conftest import TEST_PLANS, AiohttpClient, Origin, s3_settings, start_origin
 from tests.fault_proxy import FaultProxy
+from tests.polling import eventually
 from tests.servers import free_port, wait_for_port
 
 #: The metadata memo's lifetime here: short, so "after the TTL" comes quickly.
@@ -161,15 +162,6 @@ def served_problems(answer: Answer, data: bytes) -> list[str]:
 
 def report(title: str, answers: Sequence[Answer]) -> None:
     print(f"{title}: " + "; ".join(map(str, answers)))
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, *, within: float) -> float:
-    """Poll ``check`` until it holds; the seconds it took. Fails with ``what`` after ``within``."""
-    start = time.monotonic()
-    while not await check():
-        assert time.monotonic() - start < within, f"{what}: not within {within}s"
-        await asyncio.sleep(0.005)
-    return time.monotonic() - start
 
 
 async def upload_ok(origin: Origin, key: str, data: bytes, **fields: str) -> str:
@@ -401,7 +393,7 @@ async def test_redis_outage_the_origin_recovers_by_itself(
         )
         return [answer.status for answer in answers] == [200, 200, 201] and answers[0].body == data
 
-    seconds = await until(healthy, "media and API answer again without a restart", within=RECOVERY)
+    seconds = await eventually(healthy, "media and API answer again without a restart", within=RECOVERY)
     received = bus.received
 
     async def subscribed() -> bool:
@@ -409,7 +401,7 @@ async def test_redis_outage_the_origin_recovers_by_itself(
         await asyncio.sleep(0.05)
         return bus.received > received
 
-    resubscribed = await until(subscribed, "the invalidation subscriber hears Redis again", within=RECOVERY)
+    resubscribed = await eventually(subscribed, "the invalidation subscriber hears Redis again", within=RECOVERY)
     print(
         f"redis {fault}: recovered {seconds:.2f}s after Redis came back, resubscribed by {seconds + resubscribed:.2f}s"
     )
@@ -558,7 +550,7 @@ async def _upload_through_a_fault(origin: Origin, key: str, proxy: FaultProxy, f
         return len(batch.acknowledged) >= 5
 
     async def flip() -> None:
-        await until(some_acknowledged, "uploads before the fault", within=BOUND)
+        await eventually(some_acknowledged, "uploads before the fault", within=BOUND)
         batch.caught_in_the_fault = in_flight
         await FAULTS[fault](proxy)
         await asyncio.sleep(seconds)
@@ -604,7 +596,7 @@ HELD_REPLY_SECONDS = 0.1
 async def _lose_a_reply(proxy: FaultProxy, executed: Callable[[], Awaitable[bool]]) -> None:
     """Wait until a Redis command has run (``executed``) while the proxy still holds its reply
     (delay mode), then reset every connection: the reply is lost, the command is not."""
-    await until(executed, "the command ran in Redis", within=BOUND)
+    await eventually(executed, "the command ran in Redis", within=BOUND)
     await proxy.reset()
     await proxy.forward()
 
@@ -802,7 +794,7 @@ async def test_redis_killed_and_restarted_during_uploads_and_fetches(
             late = [answer.status for at, answer in answers if at > restarted + 0.2]
             return 201 in late and 200 in late
 
-        seconds = await until(recovered, "uploads and fetches succeed again after the restart", within=RECOVERY)
+        seconds = await eventually(recovered, "uploads and fetches succeed again after the restart", within=RECOVERY)
     finally:
         stop.set()
         await asyncio.gather(*workers)
