@@ -28,8 +28,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,7 +37,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-import redis
 from redis.asyncio import Redis
 from yarl import URL
 
@@ -57,7 +54,7 @@ from tests import images
 from tests.conftest import TEST_PLANS, AiohttpClient, Origin, s3_settings, start_origin
 from tests.fault_proxy import FaultProxy
 from tests.polling import eventually
-from tests.servers import free_port, wait_for_port
+from tests.servers import RedisServer, free_port
 
 #: The metadata memo's lifetime here: short, so "after the TTL" comes quickly.
 TTL = 0.5
@@ -680,75 +677,23 @@ async def test_a_lost_reply_to_a_delete_still_deletes_the_object_and_purges_the_
 # --- 4. redis-server killed and restarted -------------------------------------------------------
 
 
-class RestartableRedis:
-    """A redis-server on a fixed port with an append-only file fsynced on every write, so what it
-    acknowledged survives SIGKILL; it can be killed and started again on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port)
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.BusyLoadingError:
-                assert time.monotonic() < deadline, "redis-server still loading its append-only file"
-                time.sleep(0.02)
-        client.close()
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RestartableRedis]:
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     workdir = tmp_path / "own-redis"
     workdir.mkdir()
-    server = RestartableRedis(workdir)
-    server.start()
-    try:
+    with RedisServer(workdir, durable=True) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-async def own_redis_client(own_redis: RestartableRedis) -> AsyncIterator[Redis]:
+async def own_redis_client(own_redis: RedisServer) -> AsyncIterator[Redis]:
     client = Redis.from_url(own_redis.url, decode_responses=True)
     yield client
     await client.aclose()
 
 
 async def test_redis_killed_and_restarted_during_uploads_and_fetches(
-    own_redis: RestartableRedis, aiohttp_client: AiohttpClient, settings: Settings, own_redis_client: Redis
+    own_redis: RedisServer, aiohttp_client: AiohttpClient, settings: Settings, own_redis_client: Redis
 ) -> None:
     origin = await start_origin(aiohttp_client, with_overrides(settings, redis_url=own_redis.url))
     key = await origin.user(plan="bulk")
