@@ -26,6 +26,8 @@ AWS_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 #: Raises the `free` plan so the 20 MB image can be uploaded.
 CONFIG_TOML = "[plans.free]\nmax_file_bytes = 67108864\nstorage_bytes = 10737418240\n"
 
+#: The one domain the hotlink-protected image may be embedded on (origin rules, nginx, bare aiohttp).
+HOTLINK_DOMAIN = "allowed.example"
 #: An origin on which every request misses: no body cache, no metadata memo.
 COLD_ENV = {"PICORA_CACHE_BYTES": "0", "PICORA_METADATA_TTL": "0"}
 
@@ -260,9 +262,9 @@ class Stack:
         self.origins[name] = origin
         return origin
 
-    def create_key(self, origin: Origin) -> str:
+    def create_key(self, origin: Origin, user: str = "bench") -> str:
         done = subprocess.run(
-            [str(VENV_BIN / "picora-origin"), "keys", "create", "--user", "bench"],
+            [str(VENV_BIN / "picora-origin"), "keys", "create", "--user", user],
             env=origin.env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         keys = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("sk_live_")]
@@ -277,13 +279,14 @@ class Stack:
         self.nginx_port = free_port()
         prefix = self.tmp / "nginx"
         self.nginx_root = prefix / "root"
-        self.nginx_root.mkdir(parents=True)
+        (self.nginx_root / "hotlink").mkdir(parents=True)
         template = (BENCH_DIR / "nginx.conf.template").read_text()
         values = {
             "@USER_LINE@": "user root;" if os.geteuid() == 0 else "",
             "@PREFIX@": str(prefix),
             "@ROOT@": str(self.nginx_root),
             "@PORT@": str(self.nginx_port),
+            "@HOTLINK_DOMAIN@": HOTLINK_DOMAIN,
         }
         for token, value in values.items():
             template = template.replace(token, value)
@@ -304,10 +307,13 @@ class Stack:
         return self.procs.log_dir / "bare.log"
 
     def start_bare(self, ready_path: str, wrapper: Sequence[str] = ()) -> None:
-        """bench/bare_aiohttp.py: nginx's files, from memory; one process, uvloop, pinned like the origin."""
+        """bench/bare_aiohttp.py: nginx's files, from memory; one process, uvloop, pinned like the origin.
+
+        Files under ``hotlink/`` are served at the top level like the others, to an allowed Referer only."""
         self.bare_port = free_port()
         argv = [*wrapper, str(VENV_BIN / "python"), str(BENCH_DIR / "bare_aiohttp.py"), "--host", HOST,
-                "--port", str(self.bare_port), "--root", str(self.nginx_root)]  # fmt: skip
+                "--port", str(self.bare_port), "--root", str(self.nginx_root),
+                "--hotlink-domain", HOTLINK_DOMAIN]  # fmt: skip
         self.bare_process = self.procs.start("bare", argv, pinned=True)
         timeout = 300 if wrapper else 30
         try:
