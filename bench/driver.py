@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import platform
 import shutil
@@ -13,17 +14,21 @@ from collections import Counter
 from collections.abc import Sequence
 
 import aiohttp
-from common import BenchError, run_async
-from images import Uploaded, noise_png, upload_all
+from common import BenchError, fetch, run_async
+from images import Uploaded, noise_png, set_hotlink_rules, upload_all
+from latency import cold_latency, latency_report
 from logwatch import LogWatch, describe
 from memory import MEMORY_ORIGIN_ENV, MemoryResult, memory_phase, memory_report
-from profiling import count_instructions, profile_scenario
+from profiling import count_instructions, instructions_table, profile_scenario
 from report import cold_report, scenario_table
-from scenarios import Scenario, build_scenarios, run_scenarios
-from stack import COLD_ENV, Stack, uses_uvloop
+from scenarios import BenchImages, Scenario, build_scenarios, run_scenarios, variant_file
+from stack import COLD_ENV, HOTLINK_DOMAIN, Origin, Stack, uses_uvloop
+from variants import render_phase, render_report
 
 #: Extra ~2 MB images uploaded only to fill the memory instance's body cache to its budget.
 FILLER_IMAGES = 7
+#: Scenarios that need images with variants (issue 12); the cold renders run when one of them is chosen.
+VARIANT_KEYS = frozenset({"variant-320", "hit-12mp", "render-320"})
 
 
 def cpu_pins(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -48,6 +53,29 @@ def tool_version(argv: Sequence[str]) -> str:
     return "?"
 
 
+def wants(args: argparse.Namespace, keys: frozenset[str]) -> bool:
+    """Whether the selected scenarios (``--only``, ``--instructions``, ``--profile``; all by default) need ``keys``."""
+    if args.no_variants:
+        return False
+    chosen = args.instructions or args.profile or args.only
+    return chosen is None or bool(keys & set(chosen.split(",")))
+
+
+def upload_hotlinked(stack: Stack, origin: Origin) -> Uploaded:
+    """A 50 KB PNG of a second user whose hotlink rules allow only HOTLINK_DOMAIN (no empty Referer).
+
+    A user of its own, so the other scenarios' images stay unprotected. A request without a Referer
+    must be refused (403), or the scenario would not measure a protected image.
+    """
+    key = stack.create_key(origin, user="bench-hotlink")
+    run_async(set_hotlink_rules(origin.port, key, [HOTLINK_DOMAIN]))
+    (image,) = run_async(upload_all(origin.port, key, [("hotlinked", noise_png(50_000, 128))]))
+    refused = fetch(origin.port, image.path).status
+    if refused != 403:
+        raise BenchError(f"hotlink-protected {image.path} without a Referer answered {refused}, not 403")
+    return image
+
+
 def bench(stack: Stack, args: argparse.Namespace) -> int:
     server_pin, wrk_pin = cpu_pins(args)
     started, load_before = time.monotonic(), load_note()
@@ -69,18 +97,37 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
     print("  " + ", ".join(f"{i.label} {len(i.data):,} B" for i in uploaded[:3]), flush=True)
     if args.only_memory:
         return finish(stack, args, [], [], LogWatch(), started, rest, small, medium)
+    hotlinked = upload_hotlinked(stack, origin)
     for image in uploaded:
         (stack.nginx_root / f"{image.id}.png").write_bytes(image.data)
+    (stack.nginx_root / "hotlink" / f"{hotlinked.id}.png").write_bytes(hotlinked.data)
+    bench_images = BenchImages(small, medium, hotlinked)
+    notes: list[str] = []
+    if wants(args, VARIANT_KEYS):
+        print(f"cold renders: {args.renders} fresh 12 MP JPEG uploads, each requested once at ?w=320 ...", flush=True)
+        renders = render_phase(origin.port, key, args.renders)
+        notes.append(render_report(renders))
+        print("  " + ("variants not available" if renders.unavailable else "done"), flush=True)
+        if renders.variant is not None:
+            photo = renders.photos[0]
+            bench_images = dataclasses.replace(bench_images, photo=photo, variant=renders.variant)
+            (stack.nginx_root / photo.path.lstrip("/")).write_bytes(photo.data)
+            (stack.nginx_root / variant_file(photo)).write_bytes(renders.variant)
 
     cold = stack.start_origin("origin-cold", COLD_ENV)
     if not args.profile and not args.instructions:
         stack.start_bare(small.path)  # after the files are in nginx's root: it loads them at start
-    scenarios = build_scenarios(stack, small, medium, origin, cold)
+    scenarios = build_scenarios(stack, bench_images, origin, cold)
     if args.instructions:
-        chosen = [s for s in scenarios if s.key == args.instructions]
-        if not chosen:
-            raise BenchError(f"no scenario {args.instructions!r}; one of {', '.join(s.key for s in scenarios)}")
-        count_instructions(stack, chosen[0], small)
+        keys = args.instructions.split(",")
+        chosen = [s for k in keys for s in scenarios if s.key == k]
+        if len(chosen) != len(keys):
+            raise BenchError(f"no scenario {args.instructions!r}; one or more of {', '.join(s.key for s in scenarios)}")
+        rows = [count_instructions(stack, scenario, small) for scenario in chosen]
+        for note in notes:
+            print("\n" + note)
+        if len(rows) > 1:
+            print("\n" + instructions_table(rows))
         return 0
     if args.profile:
         chosen = [s for s in scenarios if s.key == args.profile]
@@ -116,7 +163,10 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
     )
     logs = LogWatch()
     problems = run_scenarios(scenarios, args, wrk_pin, logs)
-    return finish(stack, args, scenarios, problems, logs, started, rest, small, medium)
+    if any(s.key == "cold-50k" for s in scenarios):
+        print(f"\ncold miss latency: {args.latency_requests} sequential GETs each of the origin and S3 ...", flush=True)
+        notes.insert(0, latency_report(cold_latency(stack, cold, small, args.latency_requests), len(small.data)))
+    return finish(stack, args, scenarios, problems, logs, started, rest, small, medium, notes)
 
 
 def finish(
@@ -129,6 +179,7 @@ def finish(
     rest: Sequence[Uploaded],
     small: Uploaded,
     medium: Uploaded,
+    notes: Sequence[str] = (),
 ) -> int:
     """The memory phase (unless skipped), the report and the checks over every server's log."""
     memory: MemoryResult | None = None
@@ -153,6 +204,8 @@ def finish(
             print(f"(*) {s.note}.")
         if s.per_request:
             print(cold_report(s))
+    for note in notes:
+        print("\n" + note)
     if memory is not None:
         print("\n" + memory_report(memory))
     whole = LogWatch()  # everything each server logged, between runs too

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import BenchError, fetch
 from images import Uploaded
-from scenarios import Scenario, Side
+from report import table
+from scenarios import INSTRUCTION_TARGETS, Scenario, Side, header_dict
 from stack import COLD_ENV, Origin, Stack
 from wrk import run_wrk
 
@@ -24,8 +27,10 @@ def extra_origin(
     extra = COLD_ENV if scenario.counters is not None else {}
     started = stack.start_origin(name, extra, profile=profile, wrapper=wrapper)
     headers = scenario.origin.headers
-    if scenario.key == "revalidate-304":  # same record, same ETag, whichever instance answers
-        headers = (f"If-None-Match: {fetch(started.port, scenario.origin.path).headers['etag']}",)
+    others = tuple(h for h in headers if not h.lower().startswith("if-none-match:"))
+    if others != headers:  # this instance's ETag (the same record gives the same one; asking proves it)
+        etag = fetch(started.port, scenario.origin.path, header_dict(others)).headers["etag"]
+        headers = (*others, f"If-None-Match: {etag}")
     return started, Side(started.port, scenario.origin.path, headers)
 
 
@@ -74,22 +79,61 @@ def instructions_per_request(name: str, process: subprocess.Popen[bytes], side: 
     return int(totals[0].split()[1]), result.requests
 
 
-def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded) -> None:
+@dataclass(frozen=True)
+class Counted:
+    """Instructions per request of one scenario: the origin's, and bare aiohttp's where it is like for like."""
+
+    key: str
+    origin: float
+    bare: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.origin / self.bare if self.bare else None
+
+
+def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded) -> Counted:
     """Instructions per request of the origin and bare aiohttp under callgrind: a cost that does
-    not move with the machine's load, unlike req/s and CPU time (user space only)."""
+    not move with the machine's load, unlike req/s and CPU time (user space only). Both servers are
+    started for the scenario and stopped after it, so several scenarios can be counted in one run."""
     if shutil.which("valgrind") is None:
         raise BenchError("valgrind is not installed (apt-get install valgrind)")
-    origin_out = stack.tmp / "callgrind.origin"
-    counted, side = extra_origin(stack, scenario, "origin-callgrind", wrapper=callgrind(origin_out))
+    origin_out = stack.tmp / f"callgrind.origin.{scenario.key}"
+    name = f"origin-callgrind-{scenario.key}"
+    counted, side = extra_origin(stack, scenario, name, wrapper=callgrind(origin_out))
     rows = [("origin", *instructions_per_request("origin", counted.process, side, origin_out))]
-    if scenario.counters is None:  # the bare app answers as nginx does (same ETag), from memory: no cold case
-        bare_out = stack.tmp / "callgrind.bare"
+    stack.procs.stop(counted.process)
+    del stack.origins[name]  # stopped on purpose: not a server that died
+    if scenario.bare is not None:  # bare answers as nginx does (same ETag), from memory: no cold case
+        bare_out = stack.tmp / f"callgrind.bare.{scenario.key}"
         stack.start_bare(small.path, wrapper=callgrind(bare_out))
         assert stack.bare_process is not None
-        side = Side(stack.bare_port, scenario.nginx.path, scenario.nginx.headers)
+        side = dataclasses.replace(scenario.bare, port=stack.bare_port)
         rows.append(("bare aiohttp", *instructions_per_request("bare", stack.bare_process, side, bare_out)))
-    print(f"\n{scenario.key}: instructions per request under callgrind (user space; wrk -t1 -c4 -d10s)")
-    for name, total, requests in rows:
-        print(f"  {name:<13} {total / max(requests, 1):>12,.0f}   ({total:,} over {requests:,} requests)")
-    if len(rows) == 2:
-        print(f"  origin/bare   {rows[0][1] / rows[0][2] / (rows[1][1] / rows[1][2]):.2f}x the instructions")
+        stack.procs.stop(stack.bare_process)
+        stack.bare_process = None
+    print(f"\n{scenario.key}: instructions per request under callgrind (user space; wrk -t1 -c4 -d10s)", flush=True)
+    for label, total, requests in rows:
+        print(f"  {label:<13} {total / max(requests, 1):>12,.0f}   ({total:,} over {requests:,} requests)")
+    result = Counted(
+        scenario.key, rows[0][1] / max(rows[0][2], 1), rows[1][1] / max(rows[1][2], 1) if len(rows) == 2 else None
+    )
+    if result.ratio is not None:
+        target = INSTRUCTION_TARGETS.get(scenario.key)
+        verdict = (
+            "" if target is None else f" (target <= {target:.2f}x: {'PASS' if result.ratio <= target else 'FAIL'})"
+        )
+        print(f"  origin/bare   {result.ratio:.2f}x the instructions{verdict}", flush=True)
+    return result
+
+
+def instructions_table(rows: Sequence[Counted]) -> str:
+    """The scenarios counted in one run, side by side."""
+    lines: list[Sequence[str]] = [("scenario", "origin instr/req", "bare instr/req", "origin/bare", "target")]
+    for row in rows:
+        target = INSTRUCTION_TARGETS.get(row.key)
+        lines.append((
+            row.key, f"{row.origin:,.0f}", f"{row.bare:,.0f}" if row.bare else "-",
+            f"{row.ratio:.2f}x" if row.ratio is not None else "-", f"<= {target:.2f}x" if target else "-",
+        ))  # fmt: skip
+    return table(lines)

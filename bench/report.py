@@ -12,29 +12,9 @@ def fmt_rps(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def scenario_table(scenarios: Sequence[Scenario]) -> str:
-    header = (
-        "scenario", "origin req/s", "nginx req/s", "origin/nginx", "target", "result", "bare req/s", "bare/nginx",
-        "origin/bare", "origin p99", "nginx p99", "bare p99", "origin CPU/req", "nginx CPU/req", "bare CPU/req",
-    )  # fmt: skip
-    rows = [header]
-
-    def ratio(a: WrkResult | None, b: WrkResult | None) -> str:
-        return f"{a.rps / b.rps:.2f}x" if a is not None and b is not None and b.rps else "-"
-
-    for s in scenarios:
-        origin, nginx, bare = s.best("origin"), s.best("nginx"), s.best_bare()
-        target = s.target
-        verdict = "-" if target is None else ("PASS" if nginx.rps and origin.rps / nginx.rps >= target else "FAIL")
-        rows.append((
-            s.title, fmt_rps(origin.rps), fmt_rps(nginx.rps), ratio(origin, nginx),
-            "-" if target is None else f">= {target:.2f}x", verdict,
-            fmt_rps(bare.rps) if bare else "-", ratio(bare, nginx), ratio(origin, bare),
-            f"{origin.p99_ms:.2f} ms", f"{nginx.p99_ms:.2f} ms", f"{bare.p99_ms:.2f} ms" if bare else "-",
-            f"{origin.cpu_us_per_request:.0f} us", f"{nginx.cpu_us_per_request:.0f} us",
-            f"{bare.cpu_us_per_request:.0f} us" if bare else "-",
-        ))  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table: the first row is the header, the first column left-aligned, the rest right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         cells = [cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)]
@@ -42,6 +22,36 @@ def scenario_table(scenarios: Sequence[Scenario]) -> str:
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def scenario_table(scenarios: Sequence[Scenario]) -> str:
+    """One row per scenario; origin/bare first (issue 16's measure), nginx after it for reference."""
+    header = (
+        "scenario", "origin req/s", "bare req/s", "origin/bare", "target", "result", "nginx req/s", "origin/nginx",
+        "bare/nginx", "origin p99", "bare p99", "nginx p99", "origin CPU/req", "bare CPU/req", "nginx CPU/req",
+    )  # fmt: skip
+    rows: list[Sequence[str]] = [header]
+
+    def ratio(a: WrkResult | None, b: WrkResult | None) -> str:
+        return f"{a.rps / b.rps:.2f}x" if a is not None and b is not None and b.rps else "-"
+
+    for s in scenarios:
+        origin, nginx, bare = s.best("origin"), s.best("nginx"), s.best_bare()
+        target = s.target
+        if target is None or bare is None:
+            verdict = "-"
+        else:
+            verdict = "PASS" if bare.rps and origin.rps / bare.rps >= target else "FAIL"
+        rows.append((
+            s.title, fmt_rps(origin.rps), fmt_rps(bare.rps) if bare else "-",
+            ratio(origin, bare) if s.bare is not None else "n/a (*)",
+            "-" if target is None else f">= {target:.2f}x", verdict,
+            fmt_rps(nginx.rps), ratio(origin, nginx), ratio(bare, nginx),
+            f"{origin.p99_ms:.2f} ms", f"{bare.p99_ms:.2f} ms" if bare else "-", f"{nginx.p99_ms:.2f} ms",
+            f"{origin.cpu_us_per_request:.0f} us", f"{bare.cpu_us_per_request:.0f} us" if bare else "-",
+            f"{nginx.cpu_us_per_request:.0f} us",
+        ))  # fmt: skip
+    return table(rows)
 
 
 def cold_report(scenario: Scenario) -> str:

@@ -34,7 +34,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--downloads", type=int, default=200, help="concurrent downloads in the memory phase")
     parser.add_argument("--download-limit", type=float, default=60.0, help="seconds the memory phase may take")
-    parser.add_argument("--only", help="comma-separated scenario keys to run (default: all)")
+    parser.add_argument(
+        "--only", help="comma-separated scenario keys to run (default: all); render-320 for just the cold renders"
+    )
+    parser.add_argument("--renders", type=int, default=8, help="fresh 12 MP JPEGs rendered cold to w=320 (default 8)")
+    parser.add_argument("--no-variants", action="store_true", help="skip the cold renders and variant scenarios")
+    parser.add_argument(
+        "--latency-requests", type=int, default=200, help="sequential cold GETs each of the origin and S3 (default 200)"
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory phase")
     parser.add_argument(
         "--only-memory", action="store_true", help="only the memory phase: no wrk scenarios, nginx or bare aiohttp"
@@ -47,11 +54,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--instructions", metavar="SCENARIO", help="instead of the comparison: instructions per request of the "
-        "origin and bare aiohttp for SCENARIO under valgrind's callgrind (steady whatever the load; ~2 min)",
+        "origin and bare aiohttp for SCENARIO (or several, comma-separated) under valgrind's callgrind (steady "
+        "whatever the load; ~1 min each)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.only_memory and (args.no_memory or args.profile):
         parser.error("--only-memory excludes --no-memory and --profile")
+    if args.renders < 1 or args.latency_requests < 1:
+        parser.error("--renders and --latency-requests must be at least 1")
     return args
 
 
