@@ -20,7 +20,7 @@ from latency import cold_latency, latency_report
 from logwatch import LogWatch, describe
 from memory import MEMORY_ORIGIN_ENV, MemoryResult, memory_phase, memory_report
 from profiling import count_instructions, instructions_table, profile_scenario
-from report import cold_report, scenario_table
+from report import cold_report, scenario_table, variant_line
 from scenarios import BenchImages, Scenario, build_scenarios, run_scenarios, variant_file
 from stack import COLD_ENV, HOTLINK_DOMAIN, Origin, Stack, uses_uvloop
 from variants import render_phase, render_report
@@ -204,6 +204,8 @@ def finish(
             print(f"(*) {s.note}.")
         if s.per_request:
             print(cold_report(s))
+    if variant_line(scenarios):
+        print("\n" + variant_line(scenarios))
     for note in notes:
         print("\n" + note)
     if memory is not None:

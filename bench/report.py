@@ -63,3 +63,17 @@ def cold_report(scenario: Scenario) -> str:
         f"{max(lookups):.2f}\n"
         "    (fewer lookups than requests: concurrent misses for one id share a lookup through single-flight)"
     )
+
+
+def variant_line(scenarios: Sequence[Scenario]) -> str:
+    """Issue 12's comparison: the warm w=320 variant hit against its original's hit, on the origin."""
+    found = {s.key: s for s in scenarios}
+    if "variant-320" not in found or "hit-12mp" not in found:
+        return ""
+    variant, original = found["variant-320"].best("origin"), found["hit-12mp"].best("origin")
+    return (
+        f"Warm variant hit: w=320 WebP {variant.rps:,.0f} req/s against the original's hit {original.rps:,.0f} req/s "
+        f"({variant.rps / original.rps:.2f}x) on the origin, best rounds"
+        if original.rps
+        else ""
+    )
