@@ -19,7 +19,7 @@ from playwright.sync_api import BrowserContext, Page
 
 from tests.dashboard.browser import Account, Dashboard, new_account, watch_context
 from tests.processes import Server
-from tests.servers import free_port, run_redis_server
+from tests.servers import RedisServer, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 #: A plan with a small per-file limit, for the refused-before-sending and Retry tests.
@@ -55,7 +55,8 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def serve_origin(workdir: Path, media_host: str = "127.0.0.1") -> Iterator[Server]:
     """``picora-origin serve`` on a free port with its own redis-server, serving its own media
     under ``media_host`` (``localhost`` makes the media host another origin than the pages')."""
-    with run_redis_server(workdir) as redis_url:
+    with RedisServer(workdir) as redis:
+        redis_url = redis.url
         port = free_port()
         config = workdir / "picora.toml"
         config.write_text(CONFIG)
