@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, BrowserType, Page, Playwright, sync_playwright
 
 from tests.dashboard.browser import Account, Dashboard, new_account, watch_context
 from tests.processes import Server
@@ -29,6 +29,32 @@ CONFIG = f"""
 max_file_bytes = {TINY_MAX_FILE_BYTES}
 storage_bytes = 50000000
 """
+
+
+# Playwright's sync API keeps an event loop running in the test thread for as long as it lives, and
+# the suite's asyncio tests cannot start theirs meanwhile: so the browser lives as long as this
+# package's tests (pytest-playwright's own fixtures are session-wide), not as long as the session.
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright) -> BrowserType:
+    return playwright.chromium
+
+
+@pytest.fixture(scope="package")
+def launch_browser(browser_type_launch_args: dict[str, Any], browser_type: BrowserType) -> Callable[..., Browser]:
+    return lambda **kwargs: browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+
+@pytest.fixture(scope="package")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    launched = launch_browser()
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="session")
@@ -99,10 +125,9 @@ def base_url(dashboard_origin: Server) -> str:
     return dashboard_origin.base
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any], base_url: str) -> dict[str, Any]:
+@pytest.fixture(scope="package")
+def browser_context_args(base_url: str) -> dict[str, Any]:
     return {
-        **browser_context_args,
         "base_url": base_url,
         "viewport": {"width": 1280, "height": 860},
         "locale": "en-US",
