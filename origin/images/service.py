@@ -78,6 +78,8 @@ class ImageService:
             tags=tuple(tags),
             created_ms=int(time.time() * 1000),
             etag=prepared.etag,
+            width=prepared.dimensions[0] if prepared.dimensions else None,
+            height=prepared.dimensions[1] if prepared.dimensions else None,
         )
         try:
             await self.storage.put_file(record.object_key, prepared.path, record.content_type)

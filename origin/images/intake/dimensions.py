@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from pathlib import Path
 
 Dimensions = tuple[int, int]
 
@@ -51,12 +52,12 @@ def svg_dimensions(document: bytes) -> Dimensions | None:
     return None
 
 
-def raster_dimensions(data: bytes) -> Dimensions | None:
+def raster_dimensions(source: bytes | Path) -> Dimensions | None:
     """Upright width and height, or None when Pillow cannot read the header."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             width, height = image.size
             if image.getexif().get(0x0112, 1) in _TRANSPOSING:
                 width, height = height, width
@@ -65,6 +66,8 @@ def raster_dimensions(data: bytes) -> Dimensions | None:
         return None
 
 
-def image_dimensions(data: bytes, ext: str) -> Dimensions | None:
-    """The dimensions of a stored object of format ``ext``."""
-    return svg_dimensions(data) if ext == "svg" else raster_dimensions(data)
+def image_dimensions(source: bytes | Path, ext: str) -> Dimensions | None:
+    """The dimensions of a stored object of format ``ext``, from its bytes or its file."""
+    if ext == "svg":
+        return svg_dimensions(source if isinstance(source, bytes) else source.read_bytes())
+    return raster_dimensions(source)
