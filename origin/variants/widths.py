@@ -9,6 +9,7 @@ from __future__ import annotations
 from multidict import MultiMapping
 
 from origin.errors import InvalidWidth
+from origin.images.ids import variant_key
 
 #: Public contract: the widths ``?w=`` accepts, in pixels.
 VARIANT_WIDTHS = (160, 320, 640, 1280, 1920)
@@ -30,3 +31,8 @@ def requested_width(query: MultiMapping[str]) -> int | None:
         if width is not None:
             return width
     raise InvalidWidth(f"w must be one of {_ALLOWED} (pixels), given once")
+
+
+def variant_object_keys(image_id: str, ext: str) -> list[str]:
+    """Every key a variant of the image may be stored under: a WebP, or a copy of the original."""
+    return [variant_key(image_id, width, kind) for width in VARIANT_WIDTHS for kind in sorted({"webp", ext})]
