@@ -28,6 +28,7 @@ lint: $(VENV)/.dev  ## mypy strict, ruff, and import-linter (imports go one way:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd bench && ../$(BIN)/mypy --strict --ignore-missing-imports *.py  # bench/ is scripts, not a package
 	$(BIN)/lint-imports --no-cache
 
 fmt: $(VENV)/.dev

@@ -21,6 +21,7 @@ from tests.conftest import AiohttpClient, Origin, start_origin
 from tests.origin.variants import pictures
 from tests.origin.variants.test_render import assert_bare_webp
 from tests.origin.web.test_metrics import value
+from tests.polling import eventually
 
 ALLOWED = "160, 320, 640, 1280, 1920"
 
@@ -40,13 +41,6 @@ async def renders(origin: Origin, width: int) -> float:
         return value(text, "picora_variant_renders_total", width=str(width))
     except AssertionError:
         return 0.0
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        assert time.monotonic() < deadline, "condition never became true"
-        await asyncio.sleep(0.05)
 
 
 FORMATS = [
@@ -238,7 +232,7 @@ async def test_320_and_640_are_rendered_right_after_the_upload(any_origin: Origi
         keys = await object_keys(any_origin, image["id"])
         return {f"{image['id']}.w320.webp", f"{image['id']}.w640.webp"} <= keys
 
-    await eventually(stored)
+    await eventually(stored, "320 and 640 stored after the upload", within=10.0, interval=0.05)
     assert await renders(any_origin, 160) == 0
     response = await any_origin.client.get(path_of(image, 640))
     assert response.status == 200
