@@ -44,6 +44,7 @@ from origin.app_keys import (
     SIGNING_KEYS,
     STORAGE,
     UPLOAD_SLOTS,
+    VARIANTS,
 )
 from origin.dashboard.pages import add_dashboard_routes
 from origin.fanout.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
@@ -60,6 +61,7 @@ from origin.redis.client import open_redis
 from origin.storage.filesystem import FilesystemStorage
 from origin.storage.measured import MeasuredStorage
 from origin.storage.s3 import S3Storage, open_s3_client
+from origin.variants.store import RenderPool, VariantStore
 from origin.web import ops
 from origin.web.logs import RequestIds
 from origin.web.metrics import Metrics, mark_worker_gone, metrics_endpoint, publish_cache_stats
@@ -102,6 +104,10 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[RATES] = RateLimiter(redis)
     app[HOTLINK] = HotlinkRulesCache(HotlinkStore(redis), settings.metadata_ttl_seconds)
     app[SIGNING_KEYS] = await signing_keys(redis, settings.access.signing_keys)
+    pool = RenderPool(settings.render_threads, settings.render_backlog)
+    app[VARIANTS] = VariantStore(
+        storage, redis, pool, app[METRICS], spool_dir=settings.spool_dir, max_pixels=settings.max_image_pixels
+    )
     app[INVALIDATION] = InvalidationBus(redis, apply_invalidation(app), clear_caches(app))
     app[IMAGES].listeners.extend([fan_out_changes(app), purge_cdn_on_change(app)])
     tasks = [
@@ -115,6 +121,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await app[VARIANTS].close()
     mark_worker_gone()
 
 
@@ -139,6 +146,7 @@ def cache_stats(app: web.Application) -> Callable[[], dict[tuple[str, str], floa
     def read() -> dict[tuple[str, str], float]:
         stats: dict[tuple[str, str], float] = {("body", name): value for name, value in app[BODIES].stats().items()}
         stats.update({("metadata", name): value for name, value in app[CATALOG].stats().items()})
+        stats.update({("variant", name): value for name, value in app[VARIANTS].stats().items()})
         return stats
 
     return read

@@ -22,6 +22,7 @@ from origin.media.bodies import BodySource
 from origin.media.catalog import MediaCatalog
 from origin.media.hotlink_memo import HotlinkRulesCache
 from origin.storage import ObjectStorage
+from origin.variants.store import VariantStore
 from origin.web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -43,6 +44,8 @@ RATES = web.AppKey("rates", RateLimiter)
 HOTLINK = web.AppKey("hotlink", HotlinkRulesCache)
 INVALIDATION = web.AppKey("invalidation", InvalidationBus)
 CDN_PURGER = web.AppKey("cdn_purger", CdnPurger)
+#: Variant objects: found in storage or rendered once (``?w=N``).
+VARIANTS = web.AppKey("variants", VariantStore)
 #: Signed-URL keys: the first signs, all verify.
 SIGNING_KEYS = web.AppKey("signing_keys", tuple[str, ...])
 #: The dashboard's assets and page shells, read and hashed at start-up.

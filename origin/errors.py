@@ -16,6 +16,8 @@ class ApiError(Exception):
 
     status: int = 400
     code: str = "BAD_REQUEST"
+    #: Answered as ``text/plain`` (the message alone) where a contract says so, instead of JSON.
+    plain_text: bool = False
 
     def __init__(
         self,
@@ -35,6 +37,13 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     status, code = 400, "BAD_REQUEST"
+
+
+class InvalidWidth(BadRequest):
+    """``?w=`` on a media URL that is not an allowed width; the contract answers it in plain text."""
+
+    code = "INVALID_WIDTH"
+    plain_text = True
 
 
 class ValidationFailed(ApiError):

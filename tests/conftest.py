@@ -21,7 +21,7 @@ from config import S3Settings, Settings
 from config.plans import DEFAULT_PLANS, Plan
 from config.settings import with_overrides
 from origin.app import create_app
-from origin.app_keys import KEYS
+from origin.app_keys import KEYS, VARIANTS
 from origin.storage.s3 import open_s3_client
 from tests.servers import RedisServer, run_moto_server
 
@@ -132,6 +132,9 @@ class Origin:
         response = await self.upload(key, data, filename, **fields)
         body = await response.json()
         assert response.status == 201, body
+        # The upload's variants render in the background: let them finish, so that tests counting
+        # storage reads or Redis commands afterwards count only their own.
+        await self.app[VARIANTS].idle()
         return dict(body["data"])
 
     def auth(self, key: str) -> dict[str, str]:

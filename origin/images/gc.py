@@ -1,8 +1,9 @@
 """``picora-origin gc``: reclaim what a crash between upload steps can leave behind.
 
 Two leftovers are possible (see ``origin.images.service``): a quota reservation that was never
-committed, and an object with no record. Both are reclaimed only once older than the grace period,
-so uploads in flight are never touched.
+committed, and an object with no record (an original, or a variant whose image is gone: one
+rendered while its image was being deleted, or whose delete was lost). Both are reclaimed only
+once older than the grace period, so uploads in flight are never touched.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 from auth.redis_types import RedisClient
 from origin.images.deletion_queue import DeletionQueue
+from origin.images.ids import parse_object_key
 from origin.images.metadata import MetadataRepository
 from origin.storage import ObjectStorage
 
@@ -44,11 +46,15 @@ async def _delete_orphans(
     async for info in storage.list_objects():
         if info.modified >= cutoff:
             continue
-        image_id, _, ext = info.key.partition(".")
+        parsed = parse_object_key(info.key)
+        if parsed is None:
+            continue
+        image_id, width, ext = parsed
         owner = await metadata.owner_of(image_id)
         if owner is not None:
             record = await metadata.get_owned(owner, image_id)
-            if record is not None and record.ext == ext:
+            # A variant lives as long as its image; an original only under its record's extension.
+            if record is not None and (width is not None or record.ext == ext):
                 continue
             if image_id in await metadata.pending_reservations(owner):
                 continue

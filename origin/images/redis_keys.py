@@ -42,5 +42,10 @@ def owner(image_id: str) -> str:
     return f"imgid:{{{image_id}}}"
 
 
+def variant_lease(image_id: str, width: int) -> str:
+    """String with a short TTL: the process rendering this variant (one renders, the others wait)."""
+    return f"variant-lease:{{{image_id}}}:{width}"
+
+
 #: List of object keys whose storage delete failed; retried until it succeeds.
 STORAGE_DELETE_QUEUE = "queue:storage-delete"

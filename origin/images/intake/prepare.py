@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from origin.errors import ApiError, InvalidImage, PayloadTooLarge, UnsupportedMediaType
+from origin.images.intake.dimensions import Dimensions, image_dimensions
 from origin.images.intake.formats import HEIC, JPEG, SNIFF_BYTES, SVG, ImageFormat, detect
 from origin.images.intake.svg import sanitize_svg
 
@@ -28,12 +29,14 @@ class IntakeLimits:
 
 @dataclass(frozen=True, slots=True)
 class PreparedImage:
-    """The file to store, its format, size and strong ETag (a content hash, fixed from now on)."""
+    """The file to store, its format, size and strong ETag (a content hash, fixed from now on),
+    and its upright dimensions (None: an SVG without any)."""
 
     path: Path
     format: ImageFormat
     size: int
     etag: str
+    dimensions: Dimensions | None = None
 
 
 def _refuse_bomb(width: int, height: int, frames: int, limits: IntakeLimits) -> None:
@@ -116,4 +119,10 @@ def prepare_image(spooled: Path, work_dir: Path, limits: IntakeLimits) -> Prepar
         _convert_heic(spooled, stored_path, limits)
     else:
         _validate_raster(spooled, fmt, limits)
-    return PreparedImage(stored_path, stored_format, stored_path.stat().st_size, _etag(stored_path))
+    return PreparedImage(
+        stored_path,
+        stored_format,
+        stored_path.stat().st_size,
+        _etag(stored_path),
+        image_dimensions(stored_path, stored_format.ext),
+    )

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from auth.api_keys import KeyStore
 from auth.webhook_signature import sign
 from origin.fanout.cdn_purge import QUEUE_KEY
+from origin.variants.widths import VARIANT_WIDTHS
 from tests import images
 from tests.polling import eventually
 from tests.processes import Server
@@ -31,6 +32,11 @@ from tests.servers import free_port
 
 SECRET = "p" * 40
 BOUND_SECONDS = 1.0
+
+
+def with_variants(url: str) -> list[str]:
+    """A purge names the image's URL and its variants' (``?w=N``)."""
+    return [url, *(f"{url}?w={width}" for width in VARIANT_WIDTHS)]
 
 
 def origin_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -220,7 +226,7 @@ async def test_deletes_and_switches_to_private_are_purged_at_the_cdn_with_retrie
             assert response.status == 200
         await asyncio.wait_for(cdn.arrived.wait(), timeout=10)
         assert cdn.calls == 3  # two refusals, retried with backoff, then delivered
-        assert cdn.received[0]["urls"] == [doomed["url"]]
+        assert cdn.received[0]["urls"] == with_variants(doomed["url"])
         assert f"img-{doomed['id']}" in cdn.received[0]["tags"]
         cdn.arrived.clear()
         hidden = await _upload(http, server, key, images.jpeg())
@@ -229,7 +235,7 @@ async def test_deletes_and_switches_to_private_are_purged_at_the_cdn_with_retrie
         async with http.patch(f"{server.base}/v1/images/{hidden['id']}", json={"isPublic": False}, headers=auth) as r:
             assert r.status == 200
         await asyncio.wait_for(cdn.arrived.wait(), timeout=10)
-        assert [job["urls"] for job in cdn.received] == [[doomed["url"]], [hidden["url"]]]
+        assert [job["urls"] for job in cdn.received] == [with_variants(doomed["url"]), with_variants(hidden["url"])]
         await eventually(lambda: _queue_is(redis_client, 0), "the purge queue is empty", interval=0.05)
     finally:
         await asyncio.to_thread(server.stop)
@@ -256,7 +262,7 @@ async def test_queued_purges_survive_an_origin_restart(
     restarted = await asyncio.to_thread(start, env)
     try:
         await asyncio.wait_for(cdn.arrived.wait(), timeout=15)
-        assert cdn.received[0]["urls"] == [image["url"]]
+        assert cdn.received[0]["urls"] == with_variants(image["url"])
     finally:
         await asyncio.to_thread(restarted.stop)
         await cdn.stop()

@@ -30,7 +30,7 @@ async def test_upload_answers_201_with_exactly_the_documented_fields(any_origin:
     assert response.status == 201
     assert body["success"] is True
     data = body["data"]
-    assert set(data) == {"id", "url", "filename", "sizeBytes", "isPublic", "tags", "createdAt"}
+    assert set(data) == {"id", "url", "filename", "sizeBytes", "isPublic", "tags", "createdAt", "width", "height"}
     assert re.fullmatch(r"[A-Za-z0-9_-]{11}", data["id"])
     assert data["url"] == f"https://media.picora.test/{data['id']}.jpg"
     assert data["filename"] == "beach.jpg"
