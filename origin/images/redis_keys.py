@@ -44,3 +44,6 @@ def owner(image_id: str) -> str:
 
 #: List of object keys whose storage delete failed; retried until it succeeds.
 STORAGE_DELETE_QUEUE = "queue:storage-delete"
+
+#: String: the token of the instance running the scheduled gc sweep; expires on its own.
+GC_LEASE = "lease:gc"
