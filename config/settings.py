@@ -85,6 +85,16 @@ class Settings:
         """Where upload bodies are spooled before validation (same disk as objects)."""
         return self.data_dir / "spool"
 
+    @property
+    def public_url(self) -> str:
+        """The origin's own URL (``PICORA_PUBLIC_URL``, else the media base URL)."""
+        return self.access.sessions.public_url or self.media_base_url
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are ``Secure`` whenever the origin is reached over https."""
+        return self.public_url.startswith("https://")
+
     def plan(self, name: str) -> Plan:
         """The named plan, or the default plan when the name is no longer configured."""
         return self.plans.get(name) or self.plans[self.default_plan]
@@ -236,7 +246,7 @@ def load_settings(
         metadata_ttl_seconds=r.seconds("metadata_ttl_seconds", 5.0, low=0, high=3600),
         browser_max_age=r.integer("browser_max_age", 3600, low=0),
         cdn_max_age=r.integer("cdn_max_age", 31_536_000, low=0),
-        access=read_access(r),
+        access=read_access(r, _valid_http_url),
         purge=read_purge(r, string_list(r, "purge_secrets")),
     )
     problems = problems + r.problems

@@ -13,13 +13,16 @@ from auth.api_keys import KeyStore
 from auth.hotlink import HotlinkStore
 from auth.jwt_sessions import JwtVerifier
 from auth.rate_limit import RateLimiter
+from auth.sessions import SessionStore, session_keys
 from auth.signing_keys import signing_keys
 from cache.body_cache import BodyCache
 from config import Settings
 from origin.api import hotlink_settings as hotlink_settings_api
 from origin.api import images as images_api
+from origin.api import keys as keys_api
 from origin.api import openapi as openapi_api
 from origin.api import purge as purge_api
+from origin.api import sessions as sessions_api
 from origin.api import signed_urls as signed_urls_api
 from origin.api import usage as usage_api
 from origin.app_keys import (
@@ -36,6 +39,7 @@ from origin.app_keys import (
     METRICS,
     RATES,
     REDIS,
+    SESSIONS,
     SETTINGS,
     SIGNING_KEYS,
     STORAGE,
@@ -93,6 +97,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[CATALOG] = MediaCatalog(app[METADATA], settings, app[METRICS])
     app[BODIES] = BodySource(storage, BodyCache(settings.cache_bytes, settings.cache_max_object_bytes))
     app[JWT] = JwtVerifier(settings.access.jwt)
+    sessions = settings.access.sessions
+    app[SESSIONS] = SessionStore(redis, await session_keys(redis, sessions.keys), sessions.ttl_seconds)
     app[RATES] = RateLimiter(redis)
     app[HOTLINK] = HotlinkRulesCache(HotlinkStore(redis), settings.metadata_ttl_seconds)
     app[SIGNING_KEYS] = await signing_keys(redis, settings.access.signing_keys)
@@ -202,5 +208,7 @@ def create_app(settings: Settings) -> web.Application:
     hotlink_settings_api.add_routes(app)
     openapi_api.add_routes(app)
     purge_api.add_routes(app)
+    sessions_api.add_routes(app)
+    keys_api.add_routes(app)
     media.add_routes(app)
     return app

@@ -10,6 +10,7 @@ from auth.api_keys import KeyStore
 from auth.jwt_sessions import JwtVerifier
 from auth.rate_limit import RateLimiter
 from auth.redis_types import RedisClient
+from auth.sessions import SessionStore
 from config import Settings
 from origin.fanout.cdn_purge import CdnPurger
 from origin.fanout.invalidation import InvalidationBus
@@ -35,6 +36,8 @@ IMAGES = web.AppKey("images", ImageService)
 CATALOG = web.AppKey("catalog", MediaCatalog)
 BODIES = web.AppKey("bodies", BodySource)
 JWT = web.AppKey("jwt", JwtVerifier)
+#: Sessions the origin issues itself (keys, TTL and records).
+SESSIONS = web.AppKey("sessions", SessionStore)
 RATES = web.AppKey("rates", RateLimiter)
 HOTLINK = web.AppKey("hotlink", HotlinkRulesCache)
 INVALIDATION = web.AppKey("invalidation", InvalidationBus)

@@ -103,3 +103,13 @@ class RateLimited(ApiError):
         kwargs.setdefault("headers", {"Retry-After": str(max(1, math.ceil(retry_after)))})
         kwargs.setdefault("details", {"retryAfterSeconds": max(1, math.ceil(retry_after))})
         super().__init__(message, **kwargs)
+
+
+class CsrfFailed(ApiError):
+    """A cookie-authenticated unsafe request without its session's CSRF token, or from another origin."""
+
+    status, code = 403, "CSRF_FAILED"
+
+
+class Conflict(ApiError):
+    status, code = 409, "CONFLICT"

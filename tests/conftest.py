@@ -23,7 +23,7 @@ from config.settings import with_overrides
 from origin.app import create_app
 from origin.app_keys import KEYS
 from origin.storage.s3 import open_s3_client
-from tests.servers import run_moto_server, run_redis_server
+from tests.servers import RedisServer, run_moto_server
 
 AiohttpClient = Any  # pytest-aiohttp's factory fixture
 
@@ -36,8 +36,8 @@ TEST_PLANS = {
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with run_redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

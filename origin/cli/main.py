@@ -183,7 +183,7 @@ def _redis_problem(settings: Settings, command: str) -> str | None:
     return None
 
 
-async def _keys_create(settings: Settings, user: str, plan: str | None) -> int:
+async def _keys_create(settings: Settings, user: str, plan: str | None, name: str) -> int:
     plan = plan or settings.default_plan
     if plan not in settings.plans:
         print(f"no plan named {plan!r}; plans: {', '.join(sorted(settings.plans))}", file=sys.stderr)
@@ -195,7 +195,7 @@ async def _keys_create(settings: Settings, user: str, plan: str | None) -> int:
         except InvalidUser as exc:
             print(exc, file=sys.stderr)
             return 2
-        print(await store.create_key(user))
+        print(await store.create_key(user, name))
     return 0
 
 
@@ -235,7 +235,8 @@ def _parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create the user if needed and print a new key")
     create.add_argument("--user", required=True)
     create.add_argument("--plan")
-    revoke = keys.add_parser("revoke", help="revoke a key")
+    create.add_argument("--name", default="cli", help="shown in the key list (default: cli)")
+    revoke = keys.add_parser("revoke", help="revoke a key and end every session signed in with it")
     revoke.add_argument("key")
     gc = commands.add_parser("gc", help="release abandoned reservations and delete orphan objects")
     gc.add_argument("--grace", type=float, help="seconds an upload may take (default: upload_grace_seconds)")
@@ -279,7 +280,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(problem, file=sys.stderr)
         return 2
     if args.command == "keys" and args.action == "create":
-        return asyncio.run(_keys_create(settings, args.user, args.plan))
+        return asyncio.run(_keys_create(settings, args.user, args.plan, args.name))
     if args.command == "keys":
         return asyncio.run(_keys_revoke(settings, args.key))
     grace = settings.upload_grace_seconds if args.grace is None else args.grace

@@ -5,8 +5,6 @@ grace periods, as the README promises. Also: one sweep at a time across instance
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,7 +12,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import redis
 from redis.asyncio import Redis
 
 from config import Settings
@@ -26,72 +23,25 @@ from origin.images.gc import SWEEPS_PER_GRACE, GcSchedule
 from origin.storage import ObjectStorage
 from tests import images
 from tests.conftest import TEST_PLANS, AiohttpClient, Origin, start_origin
-from tests.faults import eventually
-from tests.servers import free_port, wait_for_port
+from tests.polling import eventually
+from tests.servers import RedisServer
 
 #: The grace period here: small, so "two grace periods" is seconds (production: an hour).
 GRACE = 3
 BULK = Plan("bulk", max_file_bytes=10**7, storage_bytes=10**9, uploads_per_minute=10**6, requests_per_minute=10**6)
 
 
-class KillableRedis:
-    """A redis-server on a fixed port whose append-only file is fsynced on every write, so what it
-    acknowledged survives SIGKILL; started again on the same port. (tests/origin/test_faults.py has
-    the same for its own kill test; this file does not import a test module.)"""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir, self.port = workdir, free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port)
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.BusyLoadingError:
-                assert time.monotonic() < deadline, "redis-server still loading its append-only file"
-                time.sleep(0.02)
-        client.close()
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-
 @pytest.fixture
-def killable_redis(tmp_path: Path) -> Iterator[KillableRedis]:
+def killable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of its own whose acknowledged writes survive SIGKILL."""
     workdir = tmp_path / "killable-redis"
     workdir.mkdir()
-    server = KillableRedis(workdir)
-    server.start()
-    try:
+    with RedisServer(workdir, durable=True) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-async def killable_client(killable_redis: KillableRedis) -> AsyncIterator[Redis]:
+async def killable_client(killable_redis: RedisServer) -> AsyncIterator[Redis]:
     client = Redis.from_url(killable_redis.url, decode_responses=True)
     yield client
     await client.aclose()
@@ -151,7 +101,7 @@ async def _upload(origin: Origin, key: str, n: int) -> int:
 
 
 async def test_quota_equals_the_stored_bytes_again_within_two_grace_periods_without_gc(
-    killable_redis: KillableRedis, killable_client: Redis, aiohttp_client: AiohttpClient, base_settings: Settings
+    killable_redis: RedisServer, killable_client: Redis, aiohttp_client: AiohttpClient, base_settings: Settings
 ) -> None:
     plans = {**TEST_PLANS, "bulk": BULK}
     settings = with_overrides(base_settings, redis_url=killable_redis.url, upload_grace_seconds=GRACE, plans=plans)
@@ -171,9 +121,11 @@ async def test_quota_equals_the_stored_bytes_again_within_two_grace_periods_with
     await asyncio.to_thread(killable_redis.start)
     restarted = time.monotonic()
     origin.app[IMAGES].storage = held.inner
-    while (status := await _upload(origin, key, 8)) != 201:  # the origin recovers by itself
-        assert time.monotonic() - restarted < 10, status
-        await asyncio.sleep(0.05)
+
+    async def recovered() -> bool:
+        return await _upload(origin, key, 8) == 201
+
+    await eventually(recovered, "an upload succeeds again after the restart", within=10, interval=0.05)
 
     first = await _accounts(origin, key, killable_client, user)
     debris = sorted(set(first["stored"]) - set(first["listed"]))
@@ -182,11 +134,14 @@ async def test_quota_equals_the_stored_bytes_again_within_two_grace_periods_with
     assert len(first["pending"]) == len(uploads), "the kill left no reservations: the test proves nothing"
     assert len(debris) == len(uploads), "the kill left no orphan objects: the test proves nothing"
 
-    # No gc is run: the server's own schedule must settle the accounts.
-    while not _settled(accounts := await _accounts(origin, key, killable_client, user)):
-        assert time.monotonic() - restarted < 2 * GRACE, f"not settled within two grace periods: {accounts}"
-        await asyncio.sleep(0.1)
+    # No gc is run: the server's own schedule must settle the accounts, within two grace periods.
+    async def settled() -> bool:
+        return _settled(await _accounts(origin, key, killable_client, user))
+
+    left = 2 * GRACE - (time.monotonic() - restarted)
+    await eventually(settled, f"usage equals the listed and stored bytes ({GRACE}s grace)", within=left, interval=0.1)
     print(f"settled {time.monotonic() - restarted:.2f}s after the restart (grace {GRACE}s)")
+    accounts = await _accounts(origin, key, killable_client, user)
     assert len(accounts["listed"]) == 4
     for path in accounts["listed"]:
         assert (await origin.client.get(f"/{path}")).status == 200

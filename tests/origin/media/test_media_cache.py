@@ -20,8 +20,9 @@ from origin.images import redis_keys as rk
 from origin.images.metadata import ImageRecord, MetadataRepository
 from origin.media.handler import SEPARATE_HEADERS_FROM
 from tests.conftest import AiohttpClient, Origin, plain_server, start_origin
-from tests.faults import InstrumentedStorage, eventually, instrument
+from tests.faults import InstrumentedStorage, instrument
 from tests.images import noise_png
+from tests.polling import eventually
 
 
 @pytest.fixture
