@@ -130,4 +130,7 @@ class GcSchedule:
             else:
                 if report is not None and any(report.as_dict().values()):
                     log.info("scheduled gc: %s", report.as_dict())
+            # Again before the long sleep: a cancellation swallowed inside redis-py's timeouts
+            # during the sweep would otherwise keep shutdown waiting for a whole interval.
+            stop_if_cancelled()
             await asyncio.sleep(self.interval)
