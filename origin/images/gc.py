@@ -5,11 +5,13 @@ Two leftovers are possible (see ``origin.images.service``): a quota reservation 
 committed, and an object with no record. Both are reclaimed only once older than the grace period,
 so uploads in flight are never touched. Queued storage deletes are retried too.
 
-The schedule: every instance tries a sweep every ``grace / 4`` seconds (at start, then again and
-again); a Redis lease (``lease:gc``, ``SET NX PX``) that lasts as long lets one instance sweep at a
-time, and expires by itself if its holder dies. A leftover becomes reclaimable ``grace`` after its
-upload began and is reclaimed by the next sweep: within ``1.5 * grace`` plus the sweep's own
-duration, so quotas equal the stored bytes again within two grace periods with no operator action.
+The schedule: every instance tries a sweep every ``grace / 4`` seconds (the first one interval
+after start, so a fleet restarting at once does not list storage all together); a Redis lease
+(``lease:gc``, ``SET NX PX``) that lasts as long lets one instance sweep at a time, and expires by
+itself if its holder dies. A leftover becomes reclaimable ``grace`` after its upload began and is
+reclaimed by a sweep at most an interval (plus a dead holder's lease) later: within ``1.5 * grace``
+plus the sweep's own duration, so quotas equal the stored bytes again within two grace periods with
+no operator action.
 Two sweeps overlapping (one outlasting its lease) would be harmless: every step is idempotent.
 """
 
@@ -122,6 +124,7 @@ class GcSchedule:
     async def run(self) -> None:
         """Background loop for the app's lifetime; a failed sweep is tried again next time."""
         while True:
+            await asyncio.sleep(self.interval)
             stop_if_cancelled()
             try:
                 report = await self.sweep()
@@ -130,7 +133,6 @@ class GcSchedule:
             else:
                 if report is not None and any(report.as_dict().values()):
                     log.info("scheduled gc: %s", report.as_dict())
-            # Again before the long sleep: a cancellation swallowed inside redis-py's timeouts
-            # during the sweep would otherwise keep shutdown waiting for a whole interval.
+            # Before the long sleep: a cancellation swallowed inside redis-py's timeouts during the
+            # sweep would otherwise keep shutdown waiting for a whole interval.
             stop_if_cancelled()
-            await asyncio.sleep(self.interval)
