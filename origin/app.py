@@ -50,6 +50,7 @@ from origin.dashboard.pages import add_dashboard_routes
 from origin.fanout.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
 from origin.fanout.invalidation import Invalidation, InvalidationBus
 from origin.images.deletion_queue import DeletionQueue
+from origin.images.gc import GcSchedule
 from origin.images.metadata import ImageRecord, MetadataRepository
 from origin.images.service import ChangeListener, ImageService
 from origin.media import handler as media
@@ -112,6 +113,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[IMAGES].listeners.extend([fan_out_changes(app), purge_cdn_on_change(app)])
     tasks = [
         asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry"),
+        asyncio.create_task(GcSchedule(redis, storage, settings.upload_grace_seconds).run(), name="gc-schedule"),
         asyncio.create_task(app[INVALIDATION].run(), name="invalidation-subscriber"),
         asyncio.create_task(publish_cache_stats(app[METRICS], cache_stats(app), 5.0), name="cache-stats"),
     ]

@@ -49,3 +49,6 @@ def variant_lease(image_id: str, width: int) -> str:
 
 #: List of object keys whose storage delete failed; retried until it succeeds.
 STORAGE_DELETE_QUEUE = "queue:storage-delete"
+
+#: String: the token of the instance running the scheduled gc sweep; expires on its own.
+GC_LEASE = "lease:gc"

@@ -98,6 +98,30 @@ def test_settings_are_frozen() -> None:
         settings.port = 1  # type: ignore[misc]
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PICORA_CDN_PURGE_URL": "https://cdn.example/purge"}, "PICORA_CDN_PURGE_URL"),
+        ({"PICORA_CLOUDFLARE_ZONE_ID": "zone", "PICORA_CLOUDFLARE_API_TOKEN": "t"}, "PICORA_CLOUDFLARE_ZONE_ID"),
+        ({"PICORA_CDN_PURGE": "webhook", "PICORA_CDN_PURGE_URL": "https://cdn.example/purge",
+          "PICORA_CDN_PURGE_SECRET": "s" * 32, "PICORA_CLOUDFLARE_API_TOKEN": "t"}, "PICORA_CLOUDFLARE_API_TOKEN"),
+    ],
+)  # fmt: skip
+def test_cdn_settings_of_a_mode_not_chosen_are_refused_with_the_other_problems(env: dict[str, str], named: str) -> None:
+    """Silently ignored, they would make an operator believe the CDN is purged when it is not."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**env, "PICORA_PORT": "x"})
+    problems = caught.value.problems
+    assert any(named in problem and "PICORA_CDN_PURGE" in problem for problem in problems), problems
+    assert any(problem.startswith("port:") for problem in problems), problems
+
+
+def test_cdn_settings_of_the_chosen_mode_are_accepted() -> None:
+    settings = load_settings({"PICORA_CDN_PURGE": "cloudflare", "PICORA_CLOUDFLARE_ZONE_ID": "zone",
+                              "PICORA_CLOUDFLARE_API_TOKEN": "token"})  # fmt: skip
+    assert settings.purge.cdn == "cloudflare"
+
+
 def test_session_settings_are_read_and_checked() -> None:
     settings = load_settings(
         {
