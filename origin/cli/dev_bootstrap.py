@@ -1,4 +1,4 @@
-"""First start on the embedded defaults: a ``dev`` user, its key, and a curl line to paste."""
+"""First start on the embedded defaults: a ``dev`` user, its key, where to sign in, and a curl line to paste."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ async def bootstrap_dev_user(app: web.Application) -> None:
             f"    .venv/bin/picora-origin keys create --user {DEV_USER}\n"
         )
     print(
-        f"\n{intro}\nUpload an image:\n\n"
+        f"\n{intro}\nSign in to the dashboard with that key:\n\n    {base}/dashboard/\n"
+        f"\nUpload an image:\n\n"
         f'    curl -H "Authorization: Bearer {api_key}" -F file=@photo.jpg {base}/v1/images\n',
         flush=True,
     )

@@ -31,7 +31,9 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def test_first_start_prints_a_dev_key_and_a_curl_line_that_works(embedded_env: dict[str, str], tmp_path: Path) -> None:
+def test_first_start_prints_a_dev_key_the_dashboard_and_a_curl_line_that_work(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
     if shutil.which("curl") is None:
         pytest.fail("curl is required (.ci/run installs it)")
     server = Server(embedded_env)
@@ -52,6 +54,13 @@ def test_first_start_prints_a_dev_key_and_a_curl_line_that_works(embedded_env: d
         served = requests.get(image_url.group(1).replace("localhost", "127.0.0.1"), timeout=5)
         assert served.status_code == 200
         assert served.content == images.jpeg()
+        # The banner also says where a person signs in with that key, and the key signs in there.
+        dashboard = server.wait_for(r"^\s*(http://localhost:\d+/dashboard/)$").group(1)
+        sign_in_page = requests.get(dashboard.replace("localhost", "127.0.0.1"), timeout=5)
+        assert sign_in_page.status_code == 200  # redirected to the sign-in page
+        assert "/dashboard/sign-in" in sign_in_page.url
+        signed_in = requests.post(f"http://127.0.0.1:{server.port}/v1/sessions", json={"apiKey": key}, timeout=5)
+        assert signed_in.status_code == 201
     finally:
         assert server.stop() == 0
 
