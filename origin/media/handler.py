@@ -14,7 +14,6 @@ from collections.abc import AsyncGenerator, Sequence
 
 from aiohttp import hdrs, web
 from aiohttp.http_writer import StreamWriter
-from multidict import CIMultiDict
 
 from origin.app_keys import BODIES, CATALOG
 from origin.errors import StorageError, Unauthorized
@@ -67,7 +66,7 @@ def _preconditions(request: web.Request, entry: MediaEntry) -> web.Response | No
         if_none_match == entry.record.etag and hdrs.IF_MATCH not in headers and hdrs.IF_UNMODIFIED_SINCE not in headers
     ):
         # The CDN's usual revalidation, decided without parsing (steps 1-2 absent, step 3 matches).
-        return web.Response(status=304, headers=entry.not_modified_headers.copy())
+        return web.Response(status=304, headers=entry.not_modified_headers)
     outcome = evaluate_preconditions(
         request.method,
         if_match=headers.get(hdrs.IF_MATCH),
@@ -78,7 +77,7 @@ def _preconditions(request: web.Request, entry: MediaEntry) -> web.Response | No
         last_modified=entry.last_modified,
     )
     if outcome == "not_modified":
-        return web.Response(status=304, headers=entry.not_modified_headers.copy())
+        return web.Response(status=304, headers=entry.not_modified_headers)
     if outcome == "precondition_failed":
         return error(
             412, "PRECONDITION_FAILED", "a precondition of the request failed", headers={"ETag": entry.record.etag}
@@ -106,35 +105,40 @@ def _ranges(request: web.Request, entry: MediaEntry) -> tuple[ByteRange, ...] | 
     return decision.ranges if decision.kind == "partial" else None
 
 
-def _partial_headers(entry: MediaEntry, ranges: Sequence[ByteRange]) -> tuple[CIMultiDict[str], str | None]:
-    headers = entry.headers.copy()
+def _mark_partial(response: web.StreamResponse, entry: MediaEntry, ranges: Sequence[ByteRange]) -> str | None:
+    """Content-Range for one range; for several, the multipart Content-Type and its boundary."""
     if len(ranges) == 1:
-        headers[hdrs.CONTENT_RANGE] = ranges[0].content_range(entry.record.size)
-        return headers, None
+        response.headers[hdrs.CONTENT_RANGE] = ranges[0].content_range(entry.record.size)
+        return None
     boundary = new_boundary()
-    headers[hdrs.CONTENT_TYPE] = multipart_content_type(boundary)
-    return headers, boundary
+    response.headers[hdrs.CONTENT_TYPE] = multipart_content_type(boundary)
+    return boundary
 
 
 def _whole(entry: MediaEntry) -> web.StreamResponse:
     """A 200 of the whole image, not yet prepared: HEAD sends it as it is (a StreamResponse keeps the
     Content-Length set here, where a Response would recompute it), GET writes the body after it."""
-    response = web.StreamResponse(headers=entry.headers.copy())
+    response = web.StreamResponse(headers=entry.headers)
     response.content_length = entry.record.size
     return response
 
 
 def _from_memory(entry: MediaEntry, body: bytes, ranges: Sequence[ByteRange] | None) -> web.Response:
     if not ranges:
-        return web.Response(body=body, headers=entry.headers.copy())
-    headers, boundary = _partial_headers(entry, ranges)
-    if boundary is None:
+        return web.Response(body=body, headers=entry.headers)
+    if len(ranges) == 1:
         first = ranges[0]
-        return web.Response(status=206, body=body[first.start : first.end + 1], headers=headers)
+        response = web.Response(status=206, body=body[first.start : first.end + 1], headers=entry.headers)
+        _mark_partial(response, entry, ranges)
+        return response
+    response = web.Response(status=206, headers=entry.headers)
+    boundary = _mark_partial(response, entry, ranges)
+    assert boundary is not None
     layout = multipart_byteranges(
         ranges, size=entry.record.size, content_type=entry.record.content_type, boundary=boundary
     )
-    return web.Response(status=206, body=assemble(layout, body), headers=headers)
+    response.body = assemble(layout, body)
+    return response
 
 
 async def _send_large(request: web.Request, entry: MediaEntry, body: bytes) -> web.StreamResponse:
@@ -161,8 +165,8 @@ async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[Byte
         plan: list[tuple[bytes, ByteRange]] = [(b"", ByteRange(0, record.size - 1))]
         epilogue = b""
     else:
-        headers, boundary = _partial_headers(entry, ranges)
-        response = web.StreamResponse(status=206, headers=headers)
+        response = web.StreamResponse(status=206, headers=entry.headers)
+        boundary = _mark_partial(response, entry, ranges)
         if boundary is None:
             response.content_length = ranges[0].length
             plan, epilogue = [(b"", ranges[0])], b""
