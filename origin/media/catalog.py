@@ -7,7 +7,7 @@ precondition and range checks. Changes made through this instance call ``invalid
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from multidict import CIMultiDict, CIMultiDictProxy
 from redis.exceptions import RedisError
@@ -28,6 +28,8 @@ class MediaEntry:
     last_modified: int
     headers: CIMultiDictProxy[str]
     not_modified_headers: CIMultiDictProxy[str]
+    #: This entry under a fixed grant (the protected and owner caching headers), built on first use.
+    by_grant: dict[object, MediaEntry] = field(default_factory=dict, compare=False, repr=False)
 
 
 def frozen_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
