@@ -179,10 +179,8 @@ def purge_cdn_on_change(app: web.Application) -> ChangeListener:
 def create_app(settings: Settings) -> web.Application:
     """Build the origin for ``settings``; resources open when the app starts."""
     metrics = Metrics()
-    app = web.Application(
-        middlewares=[request_pipeline(metrics, RequestIds())],
-        client_max_size=1024 * 1024,
-    )
+    pipeline = request_pipeline(metrics, RequestIds())
+    app = web.Application(middlewares=[pipeline], client_max_size=1024 * 1024)
     app[METRICS] = metrics
     app[UPLOAD_SLOTS] = asyncio.Semaphore(settings.max_concurrent_uploads)
     app[SETTINGS] = settings
@@ -200,5 +198,5 @@ def create_app(settings: Settings) -> web.Application:
     hotlink_settings_api.add_routes(app)
     openapi_api.add_routes(app)
     purge_api.add_routes(app)
-    media.add_routes(app)
+    media.add_routes(app, pipeline)
     return app

@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Sequence
 
 from aiohttp import hdrs, web
 from aiohttp.http_writer import StreamWriter
+from aiohttp.typedefs import Middleware
 
 from origin.app_keys import BODIES, CATALOG
 from origin.errors import StorageError, Unauthorized
@@ -35,6 +36,7 @@ from origin.media.bodies import BodySource
 from origin.media.catalog import MediaEntry, frozen_headers
 from origin.web.envelope import error
 from origin.web.logs import stamp_request_id
+from origin.web.pipeline import OwnPipelineResource
 
 log = logging.getLogger(__name__)
 
@@ -279,5 +281,5 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
     return await _stream(request, entry, ranges)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get(MEDIA_ROUTE, serve_media)
+def add_routes(app: web.Application, pipeline: Middleware) -> None:
+    app.router.register_resource(OwnPipelineResource(MEDIA_ROUTE, serve_media, pipeline))
