@@ -9,6 +9,7 @@ Preconditions are answered from metadata alone; the body is only touched for a 2
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncGenerator, Sequence
 
@@ -101,6 +102,14 @@ def _not_modified(entry: MediaEntry) -> web.StreamResponse:
     return web.StreamResponse(status=304, headers=entry.not_modified_headers)
 
 
+#: ``evaluate_range`` is pure, and clients repeat the same few Range headers (a player's or a
+#: CDN's chunk size): a repeat costs a lookup instead of evaluate_range's ~19k instructions (1 KB
+#: range of a cached image: 261k -> 242k, callgrind). Long headers (many ranges) are evaluated
+#: each time, so the memo stays small whatever clients send.
+_evaluate_range = functools.lru_cache(maxsize=4096)(evaluate_range)
+_MEMOISED_RANGE_LENGTH = 64
+
+
 def _ranges(request: web.Request, entry: MediaEntry) -> tuple[ByteRange, ...] | web.Response | None:
     """The ranges to send, a 416, or None for the whole body. Range applies to GET only (14.2)."""
     header = request.headers.get(hdrs.RANGE)
@@ -112,7 +121,10 @@ def _ranges(request: web.Request, entry: MediaEntry) -> tuple[ByteRange, ...] | 
         if_range, etag=record.etag, last_modified=entry.last_modified
     ):
         return None
-    decision = evaluate_range(header, record.size)
+    if len(header) <= _MEMOISED_RANGE_LENGTH:
+        decision = _evaluate_range(header, record.size)
+    else:
+        decision = evaluate_range(header, record.size)
     if decision.kind == "unsatisfiable":
         return error(
             416, "RANGE_NOT_SATISFIABLE", "none of the requested ranges overlap the image",
