@@ -20,13 +20,15 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.runtime  ## start the origin on the embedded defaults (./data, embedded Redis)
 	$(BIN)/picora-origin serve
 
-test: $(VENV)/.dev  ## the whole suite (needs redis-server on PATH; .ci/run installs it)
+test: $(VENV)/.dev  ## the whole suite; installs redis-server and Chromium first when missing (as root)
+	.ci/system-packages
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.dev  ## mypy strict, ruff, and import-linter (imports go one way: pyproject [tool.importlinter])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd bench && ../$(BIN)/mypy --strict --ignore-missing-imports *.py  # bench/ is scripts, not a package
 	$(BIN)/lint-imports --no-cache
 
 fmt: $(VENV)/.dev

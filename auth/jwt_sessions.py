@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from jwt.algorithms import get_default_algorithms
 
-from auth.api_keys import USER_PATTERN
+from auth.keyspace import USER_PATTERN
 from config.credentials import JwtSettings
 
 

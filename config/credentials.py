@@ -1,9 +1,10 @@
-"""Access settings: dashboard JWTs, signed-URL keys. Read with the rest of the settings."""
+"""Access settings: dashboard JWTs, origin-issued sessions, signed-URL keys. Read with the rest of the settings."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +44,29 @@ class JwtSettings:
         return bool(self.secret) if self.family == "hmac" else bool(self.public_keys)
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """Sessions the origin issues itself (``POST /v1/sessions``) and how their cookie is guarded."""
+
+    #: HMAC keys of session tokens; the first signs, all verify. Empty: generated once, kept in Redis.
+    keys: tuple[str, ...] = ()
+    ttl_seconds: int = 7 * 86400
+    #: Sign-in attempts allowed per client address and minute (a token bucket in Redis).
+    sign_ins_per_minute: int = 10
+    #: The origin's own URL (dashboard and API); empty: the media base URL. https makes the cookie
+    #: ``Secure``, and its origin is what an ``Origin`` header of a cookie request may name.
+    public_url: str = ""
+    #: Peers whose ``X-Forwarded-For`` is believed when finding a client's address.
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class AccessSettings:
     jwt: JwtSettings = field(default_factory=JwtSettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)
     #: HMAC keys for signed URLs; the first signs, all verify (rotation). Empty: one is generated
     #: once and kept in Redis, so every instance agrees without configuration.
     signing_keys: tuple[str, ...] = ()
@@ -63,6 +84,11 @@ ENV_KEYS: dict[str, str] = {
     "PICORA_JWT_AUDIENCE": "jwt_audience",
     "PICORA_JWT_LEEWAY": "jwt_leeway",
     "PICORA_SESSION_COOKIE": "jwt_cookie_name",
+    "PICORA_SESSION_KEYS": "session_keys",
+    "PICORA_SESSION_TTL": "session_ttl",
+    "PICORA_SIGN_IN_PER_MINUTE": "sign_in_per_minute",
+    "PICORA_PUBLIC_URL": "public_url",
+    "PICORA_TRUSTED_PROXIES": "trusted_proxies",
     "PICORA_SIGNING_KEYS": "signing_keys",
     "PICORA_SIGNED_URL_MAX_SECONDS": "signed_url_max_seconds",
     "PICORA_SIGNED_URL_WINDOW": "signed_url_window_seconds",
@@ -107,7 +133,33 @@ def _check_jwt(r: FieldReader, settings: JwtSettings) -> None:
             r.problems.append(f"jwt_public_keys[{kid}]: not a usable {families[0]} public key: {exc}")
 
 
-def read_access(r: FieldReader) -> AccessSettings:
+def _trusted_proxies(r: FieldReader) -> tuple[IpNetwork, ...]:
+    networks = []
+    for item in string_list(r, "trusted_proxies"):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            r.problems.append(f"trusted_proxies: not an IP address or CIDR network: {item!r}")
+    return tuple(networks)
+
+
+def read_sessions(r: FieldReader, valid_url: Callable[[str], bool]) -> SessionSettings:
+    keys = string_list(r, "session_keys")
+    for index, key in enumerate(keys):
+        r.check(len(key.encode()) >= MIN_SECRET_BYTES, f"session_keys[{index}]: must be at least 32 bytes")
+    public_url = (r.optional_text("public_url") or "").rstrip("/")
+    if public_url:
+        r.check(valid_url(public_url), f"public_url: not an http(s) URL: {public_url}")
+    return SessionSettings(
+        keys=keys,
+        ttl_seconds=r.integer("session_ttl", 7 * 86400, low=60, high=366 * 86400),
+        sign_ins_per_minute=r.integer("sign_in_per_minute", 10, low=1, high=100_000),
+        public_url=public_url,
+        trusted_proxies=_trusted_proxies(r),
+    )
+
+
+def read_access(r: FieldReader, valid_url: Callable[[str], bool]) -> AccessSettings:
     jwt_settings = JwtSettings(
         algorithms=string_list(r, "jwt_algorithms") or ("HS256",),
         secret=r.optional_text("jwt_secret"),
@@ -124,6 +176,7 @@ def read_access(r: FieldReader) -> AccessSettings:
     max_seconds = r.integer("signed_url_max_seconds", 7 * 86400, low=60)
     return AccessSettings(
         jwt=jwt_settings,
+        sessions=read_sessions(r, valid_url),
         signing_keys=signing_keys,
         signed_url_default_seconds=min(3600, max_seconds),
         signed_url_max_seconds=max_seconds,

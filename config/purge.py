@@ -51,9 +51,38 @@ def _http_url(url: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
+#: Settings that only mean something with one ``cdn_purge`` mode, by mode.
+_MODE_KEYS: dict[str, tuple[str, ...]] = {
+    "webhook": ("cdn_purge_url", "cdn_purge_secret"),
+    "cloudflare": ("cloudflare_zone_id", "cloudflare_api_token", "cloudflare_api_url", "cloudflare_purge_tags"),
+}
+_ENV_NAMES = {key: var for var, key in ENV_KEYS.items()}
+
+
+def _is_set(value: object) -> bool:
+    """Present and not explicitly off: an ``off`` that is ignored misleads nobody."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return value is not None and value is not False
+
+
+def _refuse_settings_of_other_modes(r: FieldReader, cdn: str) -> None:
+    """A CDN setting for a mode that is not the chosen one would be silently ignored, and the
+    operator would believe the CDN is purged when it is not: refuse it (no guessing of the mode)."""
+    for mode, keys in _MODE_KEYS.items():
+        for key in keys:
+            r.check(
+                mode == cdn or not _is_set(r.raw.get(key)),
+                f"{key}: {_ENV_NAMES[key]} is set but PICORA_CDN_PURGE is {cdn!r}, so it would be ignored "
+                f"and nothing purged there; set PICORA_CDN_PURGE={mode} or unset {_ENV_NAMES[key]}",
+            )
+
+
 def read_purge(r: FieldReader, secrets: tuple[str, ...]) -> PurgeSettings:
     cdn = r.text("cdn_purge", "none")
     r.check(cdn in ("none", "webhook", "cloudflare"), f"cdn_purge: must be none, webhook or cloudflare, got {cdn!r}")
+    if cdn in ("none", "webhook", "cloudflare"):
+        _refuse_settings_of_other_modes(r, cdn)
     for index, secret in enumerate(secrets):
         r.check(len(secret.encode()) >= 32, f"purge_secrets[{index}]: must be at least 32 bytes")
     settings = PurgeSettings(

@@ -59,6 +59,9 @@ class Settings:
     log_format: str = "text"
     shutdown_timeout_seconds: float = 30.0
     max_concurrent_uploads: int = 16
+    #: Variant renders running at once per process, and how many more may wait (past that: 503).
+    render_threads: int = 2
+    render_backlog: int = 8
     keepalive_timeout_seconds: float = 75.0
     upload_stall_seconds: float = 30.0
     workers: int = 1
@@ -84,6 +87,16 @@ class Settings:
     def spool_dir(self) -> Path:
         """Where upload bodies are spooled before validation (same disk as objects)."""
         return self.data_dir / "spool"
+
+    @property
+    def public_url(self) -> str:
+        """The origin's own URL (``PICORA_PUBLIC_URL``, else the media base URL)."""
+        return self.access.sessions.public_url or self.media_base_url
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are ``Secure`` whenever the origin is reached over https."""
+        return self.public_url.startswith("https://")
 
     def plan(self, name: str) -> Plan:
         """The named plan, or the default plan when the name is no longer configured."""
@@ -120,6 +133,8 @@ _ENV_KEYS: dict[str, str] = {
     "PICORA_LOG_FORMAT": "log_format",
     "PICORA_SHUTDOWN_TIMEOUT": "shutdown_timeout_seconds",
     "PICORA_MAX_CONCURRENT_UPLOADS": "max_concurrent_uploads",
+    "PICORA_RENDER_THREADS": "render_threads",
+    "PICORA_RENDER_BACKLOG": "render_backlog",
     "PICORA_KEEPALIVE_TIMEOUT": "keepalive_timeout_seconds",
     "PICORA_UPLOAD_STALL_TIMEOUT": "upload_stall_seconds",
     "PICORA_WORKERS": "workers",
@@ -228,6 +243,8 @@ def load_settings(
         log_format=log_format,
         shutdown_timeout_seconds=r.seconds("shutdown_timeout_seconds", 30.0, low=0, high=3600),
         max_concurrent_uploads=r.integer("max_concurrent_uploads", 16, low=1, high=10_000),
+        render_threads=r.integer("render_threads", 2, low=1, high=256),
+        render_backlog=r.integer("render_backlog", 8, low=0, high=10_000),
         keepalive_timeout_seconds=r.seconds("keepalive_timeout_seconds", 75.0, low=1, high=3600),
         upload_stall_seconds=r.seconds("upload_stall_seconds", 30.0, low=0.1, high=3600),
         workers=r.integer("workers", 1, low=1, high=256),
@@ -236,7 +253,7 @@ def load_settings(
         metadata_ttl_seconds=r.seconds("metadata_ttl_seconds", 5.0, low=0, high=3600),
         browser_max_age=r.integer("browser_max_age", 3600, low=0),
         cdn_max_age=r.integer("cdn_max_age", 31_536_000, low=0),
-        access=read_access(r),
+        access=read_access(r, _valid_http_url),
         purge=read_purge(r, string_list(r, "purge_secrets")),
     )
     problems = problems + r.problems

@@ -13,13 +13,16 @@ from auth.api_keys import KeyStore
 from auth.hotlink import HotlinkStore
 from auth.jwt_sessions import JwtVerifier
 from auth.rate_limit import RateLimiter
+from auth.sessions import SessionStore, session_keys
 from auth.signing_keys import signing_keys
 from cache.body_cache import BodyCache
 from config import Settings
 from origin.api import hotlink_settings as hotlink_settings_api
 from origin.api import images as images_api
+from origin.api import keys as keys_api
 from origin.api import openapi as openapi_api
 from origin.api import purge as purge_api
+from origin.api import sessions as sessions_api
 from origin.api import signed_urls as signed_urls_api
 from origin.api import usage as usage_api
 from origin.app_keys import (
@@ -36,14 +39,18 @@ from origin.app_keys import (
     METRICS,
     RATES,
     REDIS,
+    SESSIONS,
     SETTINGS,
     SIGNING_KEYS,
     STORAGE,
     UPLOAD_SLOTS,
+    VARIANTS,
 )
+from origin.dashboard.pages import add_dashboard_routes
 from origin.fanout.cdn_purge import CdnClient, CdnPurger, CloudflareCdn, WebhookCdn
 from origin.fanout.invalidation import Invalidation, InvalidationBus
 from origin.images.deletion_queue import DeletionQueue
+from origin.images.gc import GcSchedule
 from origin.images.metadata import ImageRecord, MetadataRepository
 from origin.images.service import ChangeListener, ImageService
 from origin.media import handler as media
@@ -55,6 +62,7 @@ from origin.redis.client import open_redis
 from origin.storage.filesystem import FilesystemStorage
 from origin.storage.measured import MeasuredStorage
 from origin.storage.s3 import S3Storage, open_s3_client
+from origin.variants.store import RenderPool, VariantStore
 from origin.web import ops
 from origin.web.logs import RequestIds
 from origin.web.metrics import Metrics, mark_worker_gone, metrics_endpoint, publish_cache_stats
@@ -92,13 +100,20 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     app[CATALOG] = MediaCatalog(app[METADATA], settings, app[METRICS])
     app[BODIES] = BodySource(storage, BodyCache(settings.cache_bytes, settings.cache_max_object_bytes))
     app[JWT] = JwtVerifier(settings.access.jwt)
+    sessions = settings.access.sessions
+    app[SESSIONS] = SessionStore(redis, await session_keys(redis, sessions.keys), sessions.ttl_seconds)
     app[RATES] = RateLimiter(redis)
     app[HOTLINK] = HotlinkRulesCache(HotlinkStore(redis), settings.metadata_ttl_seconds)
     app[SIGNING_KEYS] = await signing_keys(redis, settings.access.signing_keys)
+    pool = RenderPool(settings.render_threads, settings.render_backlog)
+    app[VARIANTS] = VariantStore(
+        storage, redis, pool, app[METRICS], spool_dir=settings.spool_dir, max_pixels=settings.max_image_pixels
+    )
     app[INVALIDATION] = InvalidationBus(redis, apply_invalidation(app), clear_caches(app))
     app[IMAGES].listeners.extend([fan_out_changes(app), purge_cdn_on_change(app)])
     tasks = [
         asyncio.create_task(app[DELETIONS].run(DELETION_RETRY_SECONDS), name="deletion-retry"),
+        asyncio.create_task(GcSchedule(redis, storage, settings.upload_grace_seconds).run(), name="gc-schedule"),
         asyncio.create_task(app[INVALIDATION].run(), name="invalidation-subscriber"),
         asyncio.create_task(publish_cache_stats(app[METRICS], cache_stats(app), 5.0), name="cache-stats"),
     ]
@@ -108,6 +123,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await app[VARIANTS].close()
     mark_worker_gone()
 
 
@@ -132,6 +148,7 @@ def cache_stats(app: web.Application) -> Callable[[], dict[tuple[str, str], floa
     def read() -> dict[tuple[str, str], float]:
         stats: dict[tuple[str, str], float] = {("body", name): value for name, value in app[BODIES].stats().items()}
         stats.update({("metadata", name): value for name, value in app[CATALOG].stats().items()})
+        stats.update({("variant", name): value for name, value in app[VARIANTS].stats().items()})
         return stats
 
     return read
@@ -198,5 +215,8 @@ def create_app(settings: Settings) -> web.Application:
     hotlink_settings_api.add_routes(app)
     openapi_api.add_routes(app)
     purge_api.add_routes(app)
+    sessions_api.add_routes(app)
+    keys_api.add_routes(app)
+    add_dashboard_routes(app)
     media.add_routes(app, pipeline)
     return app

@@ -10,7 +10,9 @@ from auth.api_keys import KeyStore
 from auth.jwt_sessions import JwtVerifier
 from auth.rate_limit import RateLimiter
 from auth.redis_types import RedisClient
+from auth.sessions import SessionStore
 from config import Settings
+from origin.dashboard.assets import Bundle
 from origin.fanout.cdn_purge import CdnPurger
 from origin.fanout.invalidation import InvalidationBus
 from origin.images.deletion_queue import DeletionQueue
@@ -20,6 +22,7 @@ from origin.media.bodies import BodySource
 from origin.media.catalog import MediaCatalog
 from origin.media.hotlink_memo import HotlinkRulesCache
 from origin.storage import ObjectStorage
+from origin.variants.store import VariantStore
 from origin.web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -35,9 +38,15 @@ IMAGES = web.AppKey("images", ImageService)
 CATALOG = web.AppKey("catalog", MediaCatalog)
 BODIES = web.AppKey("bodies", BodySource)
 JWT = web.AppKey("jwt", JwtVerifier)
+#: Sessions the origin issues itself (keys, TTL and records).
+SESSIONS = web.AppKey("sessions", SessionStore)
 RATES = web.AppKey("rates", RateLimiter)
 HOTLINK = web.AppKey("hotlink", HotlinkRulesCache)
 INVALIDATION = web.AppKey("invalidation", InvalidationBus)
 CDN_PURGER = web.AppKey("cdn_purger", CdnPurger)
+#: Variant objects: found in storage or rendered once (``?w=N``).
+VARIANTS = web.AppKey("variants", VariantStore)
 #: Signed-URL keys: the first signs, all verify.
 SIGNING_KEYS = web.AppKey("signing_keys", tuple[str, ...])
+#: The dashboard's assets and page shells, read and hashed at start-up.
+DASHBOARD = web.AppKey("dashboard", Bundle)

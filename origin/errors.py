@@ -16,6 +16,8 @@ class ApiError(Exception):
 
     status: int = 400
     code: str = "BAD_REQUEST"
+    #: Answered as ``text/plain`` (the message alone) where a contract says so, instead of JSON.
+    plain_text: bool = False
 
     def __init__(
         self,
@@ -35,6 +37,13 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     status, code = 400, "BAD_REQUEST"
+
+
+class InvalidWidth(BadRequest):
+    """``?w=`` on a media URL that is not an allowed width; the contract answers it in plain text."""
+
+    code = "INVALID_WIDTH"
+    plain_text = True
 
 
 class ValidationFailed(ApiError):
@@ -103,3 +112,13 @@ class RateLimited(ApiError):
         kwargs.setdefault("headers", {"Retry-After": str(max(1, math.ceil(retry_after)))})
         kwargs.setdefault("details", {"retryAfterSeconds": max(1, math.ceil(retry_after))})
         super().__init__(message, **kwargs)
+
+
+class CsrfFailed(ApiError):
+    """A cookie-authenticated unsafe request without its session's CSRF token, or from another origin."""
+
+    status, code = 403, "CSRF_FAILED"
+
+
+class Conflict(ApiError):
+    status, code = 409, "CONFLICT"

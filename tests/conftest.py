@@ -21,9 +21,9 @@ from config import S3Settings, Settings
 from config.plans import DEFAULT_PLANS, Plan
 from config.settings import with_overrides
 from origin.app import create_app
-from origin.app_keys import KEYS
+from origin.app_keys import KEYS, VARIANTS
 from origin.storage.s3 import open_s3_client
-from tests.servers import run_moto_server, run_redis_server
+from tests.servers import RedisServer, run_moto_server
 
 AiohttpClient = Any  # pytest-aiohttp's factory fixture
 
@@ -36,8 +36,8 @@ TEST_PLANS = {
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with run_redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +132,9 @@ class Origin:
         response = await self.upload(key, data, filename, **fields)
         body = await response.json()
         assert response.status == 201, body
+        # The upload's variants render in the background: let them finish, so that tests counting
+        # storage reads or Redis commands afterwards count only their own.
+        await self.app[VARIANTS].idle()
         return dict(body["data"])
 
     def auth(self, key: str) -> dict[str, str]:

@@ -3,15 +3,13 @@
 ``InstrumentedStorage`` wraps whatever backend the app opened (filesystem or S3) and forwards every
 call to it; it records what the media path asked for (whole reads, ranged streams, streams closed)
 and can hold, fail, shorten or break reads on request. Nothing here replaces Redis or S3.
-Also: ``eventually`` (poll a condition, with a deadline) and ``noise_png`` (a valid PNG of random
-pixels, so its size is predictable and it does not compress: how the tests get "large" images).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,12 +104,3 @@ def instrument(origin: Origin) -> InstrumentedStorage:
     wrapper = InstrumentedStorage(origin.app[BODIES].storage)
     origin.app[BODIES].storage = wrapper
     return wrapper
-
-
-async def eventually(condition: Callable[[], bool], what: str, *, within: float = 5.0) -> None:
-    """Poll ``condition`` until it holds; fail with ``what`` if it does not ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        assert loop.time() < deadline, what
-        await asyncio.sleep(0.005)

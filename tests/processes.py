@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import requests
 
@@ -21,13 +22,15 @@ class Server:
     A file, not a pipe: a server logging more than a pipe holds would block on a full pipe.
     """
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path | None = None) -> None:
         self.env = env
         self.port = int(env["PICORA_PORT"])
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
             mode="w+", prefix="picora-origin-", suffix=".log", delete=False
         )
-        self.process = subprocess.Popen([*CLI, "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [*CLI, "serve"], env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, text=True
+        )
 
     @property
     def base(self) -> str:

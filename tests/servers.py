@@ -1,4 +1,5 @@
-"""Real servers on loopback for the suite: redis-server and moto's S3 server, on free ports."""
+"""Real servers on loopback for the suite, on free ports: redis-server (``RedisServer``; also as a
+Cluster and a Sentinel) and moto's S3 server."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import redis
@@ -22,11 +23,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Until something listens on ``port``; fails at once if ``process`` (the one to listen) exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before listening on {port}")
         time.sleep(0.05)
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
@@ -40,34 +44,78 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@contextlib.contextmanager
-def run_redis_server(workdir: Path) -> Iterator[str]:
-    """A real ``redis-server`` (the system one; tests must not rely on the embedded one)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed; .ci/run installs it with apt-get")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port)
-        client = redis.Redis(port=port)
+class RedisServer:
+    """A real ``redis-server`` (the system one; tests must not rely on the embedded one) on a port
+    fixed when it is made, so it can be SIGKILLed and started again at the same address.
+
+    Every redis-server of the suite is one of these: the session's, a fault test's own, each node
+    of a cluster, a Sentinel. ``durable``: an append-only file fsynced on every write, so what it
+    acknowledged survives SIGKILL (else nothing is persisted). ``config`` and ``args``: a config
+    file to start from and more options (Sentinel's monitor lines, cluster mode).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        durable: bool = False,
+        config: Path | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.durable = durable
+        self.config = config
+        self.args = list(args)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start it and wait until it answers PING (after loading its append-only file, if any)."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed; .ci/run installs it with apt-get")
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [binary, *([str(self.config)] if self.config else []), *self.args, "--port", str(self.port),
+             "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", "", *persistence],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port, process=self.process)
+        client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.BusyLoadingError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        _stop(process)
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.BusyLoadingError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last save; only what was fsynced survives."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            _stop(self.process)
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 @contextlib.contextmanager
@@ -106,20 +154,16 @@ def cluster_port() -> int:
 @contextlib.contextmanager
 def run_redis_cluster(workdir: Path, masters: int = 3) -> Iterator[str]:
     """A real Redis Cluster of ``masters`` redis-server processes, joined with ``redis-cli --cluster``."""
-    binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if binary is None or cli is None:
-        raise RuntimeError("redis-server and redis-cli are required; .ci/run installs redis-server")
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        raise RuntimeError("redis-cli is required; .ci/run installs it with redis-server")
     ports = [cluster_port() for _ in range(masters)]
-    processes = []
-    try:
+    with contextlib.ExitStack() as nodes:
         for port in ports:
             node_dir = workdir / str(port)
             node_dir.mkdir()
-            args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                    "--cluster-config-file", "nodes.conf", "--dir", str(node_dir), "--save", ""]  # fmt: skip
-            processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
-        for port in ports:
-            wait_for_port(port)
+            args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            nodes.enter_context(RedisServer(node_dir, port=port, args=args))
         subprocess.run(
             [cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports), "--cluster-replicas", "0",
              "--cluster-yes"],
@@ -133,28 +177,15 @@ def run_redis_cluster(workdir: Path, masters: int = 3) -> Iterator[str]:
             time.sleep(0.1)
         client.close()
         yield f"redis+cluster://{','.join(f'127.0.0.1:{port}' for port in ports)}"
-    finally:
-        for process in processes:
-            _stop(process)
 
 
 @contextlib.contextmanager
 def run_redis_sentinel(workdir: Path, master_url: str) -> Iterator[str]:
     """A real Sentinel watching the redis-server at ``master_url`` as ``mymaster``."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed; .ci/run installs it with apt-get")
     master_port = master_url.rsplit(":", 1)[1].split("/")[0]
-    port = free_port()
-    config = workdir / "sentinel.conf"
+    config = workdir / "sentinel.conf"  # Sentinel rewrites its config file: it must be its own
     config.write_text(
-        f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
-        f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\n"
-        "sentinel down-after-milliseconds mymaster 5000\n"
+        f"sentinel monitor mymaster 127.0.0.1 {master_port} 1\nsentinel down-after-milliseconds mymaster 5000\n"
     )
-    process = subprocess.Popen([binary, str(config), "--sentinel"], stdout=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
-        yield f"redis+sentinel://127.0.0.1:{port}/mymaster"
-    finally:
-        _stop(process)
+    with RedisServer(workdir, config=config, args=["--sentinel"]) as sentinel:
+        yield f"redis+sentinel://127.0.0.1:{sentinel.port}/mymaster"

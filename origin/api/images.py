@@ -10,7 +10,7 @@ from aiohttp import web
 from auth.principal import Principal
 from origin.api.json_body import json_object
 from origin.api.views import image_view
-from origin.app_keys import IMAGES, METADATA, METRICS, SETTINGS, UPLOAD_SLOTS
+from origin.app_keys import IMAGES, METADATA, METRICS, SETTINGS, UPLOAD_SLOTS, VARIANTS
 from origin.errors import BadRequest, NotFound, ServiceUnavailable, ValidationFailed
 from origin.images.ids import ID_PATTERN
 from origin.images.intake.prepare import IntakeLimits, prepare_image
@@ -77,6 +77,7 @@ async def _receive(request: web.Request, principal: Principal, limit: int) -> we
         )
     finally:
         await form.discard()
+    request.app[VARIANTS].render_soon(record)
     request.app[METRICS].uploads.labels(record.ext).inc()
     request.app[METRICS].upload_bytes.labels(record.ext).inc(record.size)
     return ok(image_view(record, settings.media_base_url), status=201)

@@ -23,4 +23,6 @@ def image_view(record: ImageRecord, media_base_url: str) -> dict[str, Any]:
         "isPublic": record.is_public,
         "tags": list(record.tags),
         "createdAt": iso_utc(record.created_ms),
+        "width": record.width,
+        "height": record.height,
     }

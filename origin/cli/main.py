@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
@@ -28,6 +31,44 @@ from origin.redis.embedded import EmbeddedRedis
 from origin.web.logs import AccessLogger, configure_logging
 from origin.web.metrics import MULTIPROC_ENV, Metrics
 
+#: What ``--help`` says: plain text (the module docstring's reST markup would show raw).
+DESCRIPTION = "picora-origin: serve the media origin, manage API keys, collect garbage, and use the API as a client."
+#: Exit status of a command whose output pipe was closed (``| head``): 128 + SIGPIPE, as a shell reports it.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+
+class CannotListen(Exception):
+    """The port cannot be had; the message says which and what to do."""
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind every address ``host`` stands for, then let go: a taken port is found before anything
+    starts. ``web.run_app`` would first run the start-up (printing the banner) and fail only later."""
+    if port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror}; set PICORA_HOST or --host") from exc
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's server does
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise _cannot_listen(host, port, exc) from exc
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> CannotListen:
+    if exc.errno == errno.EADDRINUSE:
+        return CannotListen(
+            f"port {port} on {host} is already in use (another picora-origin?); "
+            f"choose another with PICORA_PORT={port + 1} or serve --port {port + 1}"
+        )
+    return CannotListen(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with PICORA_PORT or --port")
+
 
 def _event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where it is installed: a faster event loop for the same code."""
@@ -43,6 +84,15 @@ def _run_worker(settings: Settings, *, reuse_port: bool, bootstrap: bool) -> Non
     if bootstrap:
         app.on_startup.append(bootstrap_dev_user)
     configure_logging(settings.log_format)
+    try:
+        _run_app(app, settings, reuse_port=reuse_port)
+    except OSError as exc:  # the port was taken between the check and the bind
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise _cannot_listen(settings.host, settings.port, exc) from exc
+
+
+def _run_app(app: web.Application, settings: Settings, *, reuse_port: bool) -> None:
     web.run_app(
         app,
         host=settings.host,
@@ -68,6 +118,8 @@ async def _bootstrap_once(settings: Settings) -> None:
 
 def _serve(settings: Settings, *, worker: bool = False) -> int:
     """One process, or ``workers`` processes sharing the port through SO_REUSEPORT."""
+    if not worker:  # a worker's siblings hold the port already (SO_REUSEPORT); its parent checked
+        _check_port(settings.host, settings.port)
     if settings.workers == 1:
         _run_worker(settings, reuse_port=worker, bootstrap=settings.redis_url is None and not worker)
         return 0
@@ -108,7 +160,30 @@ def _serve(settings: Settings, *, worker: bool = False) -> int:
     return max(codes)
 
 
-async def _keys_create(settings: Settings, user: str, plan: str | None) -> int:
+def _redis_problem(settings: Settings, command: str) -> str | None:
+    """Why ``command`` must not run here, if it must not: it has to act on the Redis (and storage)
+    the server uses. With no ``PICORA_REDIS_URL`` that is the embedded Redis of the data directory,
+    and the default data directory is relative to the current directory: from anywhere else the
+    command would start a new, empty Redis and act on it (a key the server rejects, a revoke that
+    revokes nothing). So it refuses where there is no embedded Redis, and never creates one."""
+    data_dir = settings.data_dir.resolve()
+    where = (
+        f"{data_dir} (the data directory: PICORA_DATA_DIR, default ./data in the current directory)"
+        if settings.data_dir == Path("./data")
+        else f"{data_dir} (the data directory, PICORA_DATA_DIR)"
+    )
+    fix = "run it where the server runs, or set PICORA_DATA_DIR to the server's data directory"
+    if settings.redis_url is None and not settings.redis_dir.is_dir():
+        return (
+            f"picora-origin {command}: no embedded Redis in {where}, so this is not the server's Redis; "
+            f"{fix}, or PICORA_REDIS_URL to its Redis"
+        )
+    if command == "gc" and settings.storage == "fs" and not data_dir.is_dir():
+        return f"picora-origin gc: no data directory {where}, so no stored objects to check; {fix}"
+    return None
+
+
+async def _keys_create(settings: Settings, user: str, plan: str | None, name: str) -> int:
     plan = plan or settings.default_plan
     if plan not in settings.plans:
         print(f"no plan named {plan!r}; plans: {', '.join(sorted(settings.plans))}", file=sys.stderr)
@@ -120,7 +195,7 @@ async def _keys_create(settings: Settings, user: str, plan: str | None) -> int:
         except InvalidUser as exc:
             print(exc, file=sys.stderr)
             return 2
-        print(await store.create_key(user))
+        print(await store.create_key(user, name))
     return 0
 
 
@@ -149,7 +224,7 @@ async def _gc(settings: Settings, grace: float) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="picora-origin", description=__doc__)
+    parser = argparse.ArgumentParser(prog="picora-origin", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the origin")
     serve.add_argument("--host")
@@ -160,7 +235,8 @@ def _parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create the user if needed and print a new key")
     create.add_argument("--user", required=True)
     create.add_argument("--plan")
-    revoke = keys.add_parser("revoke", help="revoke a key")
+    create.add_argument("--name", default="cli", help="shown in the key list (default: cli)")
+    revoke = keys.add_parser("revoke", help="revoke a key and end every session signed in with it")
     revoke.add_argument("key")
     gc = commands.add_parser("gc", help="release abandoned reservations and delete orphan objects")
     gc.add_argument("--grace", type=float, help="seconds an upload may take (default: upload_grace_seconds)")
@@ -169,6 +245,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point: the exit status. Output into a closed pipe (``| head``) ends quietly."""
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe may only show at this last flush
+    except BrokenPipeError:
+        # Python's advice: point stdout at devnull so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except CannotListen as exc:
+        print(f"picora-origin serve: {exc}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command in client_commands.COMMANDS:
         return client_commands.run(args)
@@ -184,8 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("--workers must be at least 1", file=sys.stderr)
             return 2
         return _serve(with_overrides(settings, **overrides) if overrides else settings, worker=args.worker)
+    command = "gc" if args.command == "gc" else f"keys {args.action}"
+    if problem := _redis_problem(settings, command):
+        print(problem, file=sys.stderr)
+        return 2
     if args.command == "keys" and args.action == "create":
-        return asyncio.run(_keys_create(settings, args.user, args.plan))
+        return asyncio.run(_keys_create(settings, args.user, args.plan, args.name))
     if args.command == "keys":
         return asyncio.run(_keys_revoke(settings, args.key))
     grace = settings.upload_grace_seconds if args.grace is None else args.grace

@@ -36,6 +36,10 @@ class ImageRecord:
     tags: tuple[str, ...]
     created_ms: int
     etag: str
+    #: Upright pixels, recorded at upload; None for an SVG without any and for records older
+    #: than variants (they were not recorded then).
+    width: int | None = None
+    height: int | None = None
 
     @property
     def object_key(self) -> str:
@@ -59,6 +63,7 @@ class ImageRecord:
             "created": str(self.created_ms),
             "etag": self.etag,
             "member": self.member,
+            **({"width": str(self.width), "height": str(self.height)} if self.width and self.height else {}),
         }
 
     @classmethod
@@ -74,6 +79,8 @@ class ImageRecord:
             tags=tuple(json.loads(data["tags"])),
             created_ms=int(data["created"]),
             etag=data["etag"],
+            width=int(data["width"]) if data.get("width") else None,
+            height=int(data["height"]) if data.get("height") else None,
         )
 
 

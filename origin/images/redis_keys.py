@@ -42,5 +42,13 @@ def owner(image_id: str) -> str:
     return f"imgid:{{{image_id}}}"
 
 
+def variant_lease(image_id: str, width: int) -> str:
+    """String with a short TTL: the process rendering this variant (one renders, the others wait)."""
+    return f"variant-lease:{{{image_id}}}:{width}"
+
+
 #: List of object keys whose storage delete failed; retried until it succeeds.
 STORAGE_DELETE_QUEUE = "queue:storage-delete"
+
+#: String: the token of the instance running the scheduled gc sweep; expires on its own.
+GC_LEASE = "lease:gc"

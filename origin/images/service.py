@@ -3,7 +3,8 @@
 Upload: reserve an id (forever), reserve quota (pending), write the object, commit the record.
 Any failure before the commit gives the quota back and removes the object; a crash in between
 leaves a pending reservation and maybe an orphan object, both reclaimed by ``picora-origin gc``.
-Delete: drop the record and its quota in one script, then delete the object (queued if storage fails).
+Delete: drop the record and its quota in one script, then delete the object (queued if storage
+fails) and its variants (left to gc if storage fails). Variants are never counted in the quota.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from origin.images.deletion_queue import DeletionQueue
 from origin.images.intake.prepare import PreparedImage
 from origin.images.metadata import ImageRecord, MetadataRepository
 from origin.storage import ObjectStorage
+from origin.variants.widths import variant_object_keys
 from origin.web.metrics import Metrics, timed
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ class ImageService:
             tags=tuple(tags),
             created_ms=int(time.time() * 1000),
             etag=prepared.etag,
+            width=prepared.dimensions[0] if prepared.dimensions else None,
+            height=prepared.dimensions[1] if prepared.dimensions else None,
         )
         try:
             await self.storage.put_file(record.object_key, prepared.path, record.content_type)
@@ -155,5 +159,16 @@ class ImageService:
         except StorageError as exc:
             log.warning("storage delete of %s failed, queued for retry: %s", record.object_key, exc)
             await self.deletions.enqueue(record.object_key)
+        # Every key a variant may have (deleting an absent key succeeds). One that fails is left to
+        # gc, which removes variants whose image is gone: most of these keys never existed, so
+        # queueing them all while storage is down would only add work.
+        outcomes = await asyncio.gather(
+            *(self.storage.delete(key) for key in variant_object_keys(record.id, record.ext)), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, StorageError):
+                log.warning("storage delete of a variant of %s failed, left for gc: %s", record.id, outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
         log.info("delete user=%s id=%s size=%d", record.owner, image_id, record.size)
         return record

@@ -23,7 +23,11 @@ from origin.images.metadata import ImageRecord
 from origin.media.headers import PRIVATE_CACHE_CONTROL
 from origin.web.callers import has_credentials, optional_principal
 
+#: ``public`` is needed here, unlike beside ``s-maxage``: with no freshness directive it is the one
+#: explicit statement that a shared cache may store the answer (RFC 9111 section 3).
 PROTECTED_CACHE_CONTROL = "public, no-cache"
+#: ``public`` lets a shared cache keep the 404 of a request that carried credentials (RFC 9111
+#: section 3.5); it is stored per credential (``Vary``).
 NOT_FOUND_CACHE_CONTROL = "public, max-age=60"
 
 
@@ -52,7 +56,7 @@ def not_found() -> NotFound:
 def _signed(request: web.Request, expires_at: float) -> Grant:
     remaining = max(0, int(expires_at - time.time()))
     browser = min(remaining, request.app[SETTINGS].browser_max_age)
-    return Grant(f"public, max-age={browser}, s-maxage={remaining}")
+    return Grant(f"max-age={browser}, s-maxage={remaining}")  # s-maxage makes it storable: no ``public``
 
 
 def _signature(request: web.Request) -> tuple[Signature, float]:

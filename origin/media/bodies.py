@@ -15,6 +15,7 @@ from origin.errors import StorageError
 from origin.images.intake.formats import BY_EXT
 from origin.images.metadata import ImageRecord
 from origin.storage import ObjectStorage
+from origin.variants.widths import variant_object_keys
 
 #: What a stream reads from storage at a time, and so how far an S3 response buffers ahead of it
 #: (twice this: see origin/storage/s3_session.py). A stream holds about one socket read (~250 KB
@@ -50,11 +51,17 @@ class BodySource:
     def stream(self, record: ImageRecord, start: int, end: int) -> AsyncGenerator[bytes, None]:
         return self.storage.stream(record.object_key, start=start, end=end, chunk_size=STREAM_CHUNK_BYTES)
 
+    def keep(self, record: ImageRecord, body: bytes) -> None:
+        """Cache a body obtained elsewhere (a variant just fetched or rendered)."""
+        self.cache.put(record.object_key, body)
+
     def discard_id(self, image_id: str) -> None:
-        """Drop an image's body whatever its extension (a purge names ids, not object keys)."""
+        """Drop an image's bodies, its variants' too, whatever their extension (a purge names ids,
+        not object keys)."""
         for ext in BY_EXT:
-            self.cache.discard(f"{image_id}.{ext}")
-            self.flights.invalidate(f"{image_id}.{ext}")
+            for key in (f"{image_id}.{ext}", *variant_object_keys(image_id, ext)):
+                self.cache.discard(key)
+                self.flights.invalidate(key)
 
     def clear(self) -> None:
         self.cache.clear()

@@ -2,6 +2,8 @@
 
 Each entry carries its response headers, built once, so a cache hit does no work but the
 precondition and range checks. Changes made through this instance call ``invalidate`` at once.
+Variants (``?w=N``) have entries of their own, built once their object is known and kept as long
+as the original's record they were built from is unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from cache.coherent_memo import CoherentMemo
 from config import Settings
 from origin.images.metadata import ImageRecord, MetadataRepository
 from origin.media.headers import not_modified_headers, representation_headers
+from origin.variants.widths import VARIANT_WIDTHS
 from origin.web.metrics import Metrics, timed
 
 
@@ -43,6 +46,10 @@ def media_entry(record: ImageRecord, settings: Settings) -> MediaEntry:
     )
 
 
+#: Variant entries kept per process (a few hundred bytes each).
+MAX_VARIANT_ENTRIES = 50_000
+
+
 class MediaCatalog:
     def __init__(self, metadata: MetadataRepository, settings: Settings, metrics: Metrics) -> None:
         self.metadata = metadata
@@ -55,6 +62,8 @@ class MediaCatalog:
             errors=(RedisError,),
             stale_if_error=lambda entry: entry is not None and entry.record.is_public,
         )
+        #: (id, width) -> (the original's record it was built from, the variant's entry).
+        self.variants: dict[tuple[str, int], tuple[ImageRecord, MediaEntry]] = {}
 
     def cached(self, image_id: str) -> tuple[bool, MediaEntry | None]:
         """``(True, entry)`` when the memo answers (a known-missing id is ``(True, None)``)."""
@@ -68,11 +77,29 @@ class MediaCatalog:
             record = await self.metadata.get(image_id)
         return None if record is None else media_entry(record, self.settings)
 
+    def variant(self, entry: MediaEntry, width: int) -> MediaEntry | None:
+        """The entry of the image's variant for ``?w=width``, if known and built from this record."""
+        kept = self.variants.get((entry.record.id, width))
+        if kept is None or not (kept[0] is entry.record or kept[0] == entry.record):
+            return None
+        return kept[1]
+
+    def keep_variant(self, entry: MediaEntry, width: int, variant: MediaEntry) -> None:
+        if len(self.variants) >= MAX_VARIANT_ENTRIES:
+            self.variants.clear()  # crude but free on the hot path: they are rebuilt from storage
+        self.variants[(entry.record.id, width)] = (entry.record, variant)
+
+    def forget_variants(self, image_id: str) -> None:
+        for width in VARIANT_WIDTHS:
+            self.variants.pop((image_id, width), None)
+
     def invalidate(self, image_id: str) -> None:
         self.entries.invalidate(image_id)
+        self.forget_variants(image_id)
 
     def clear(self) -> None:
         self.entries.clear()
+        self.variants.clear()
 
     def stats(self) -> dict[str, int]:
         return self.entries.stats()

@@ -22,8 +22,10 @@ _NOT_MODIFIED_KEEP = ("ETag", "Cache-Control", "Last-Modified", "Vary", "Surroga
 
 
 def public_cache_control(settings: Settings) -> str:
+    """No ``public``: ``s-maxage`` already lets shared caches store the answer, even to a request that
+    carried credentials (RFC 9111 sections 3 and 3.5), so ``public`` would add nothing."""
     return (
-        f"public, max-age={settings.browser_max_age}, s-maxage={settings.cdn_max_age}, "
+        f"max-age={settings.browser_max_age}, s-maxage={settings.cdn_max_age}, "
         f"stale-while-revalidate=86400, stale-if-error=604800"
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from origin.images.metadata import ImageRecord
+from origin.variants.widths import VARIANT_WIDTHS
 
 
 def media_url(record: ImageRecord, media_base_url: str) -> str:
@@ -21,5 +22,7 @@ def purge_tags(record: ImageRecord) -> tuple[str, str]:
 
 
 def cdn_purge_targets(record: ImageRecord, media_base_url: str) -> tuple[list[str], list[str]]:
-    """The URLs and tags a CDN must forget when ``record`` is deleted, made private or purged."""
-    return [media_url(record, media_base_url)], [*purge_tags(record)]
+    """The URLs and tags a CDN must forget when ``record`` is deleted, made private or purged:
+    the image's and every variant's (``?w=N``; their responses carry the same tags)."""
+    url = media_url(record, media_base_url)
+    return [url, *(f"{url}?w={width}" for width in VARIANT_WIDTHS)], [*purge_tags(record)]

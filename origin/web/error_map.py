@@ -31,6 +31,9 @@ def error_response(request: web.Request, exc: Exception) -> tuple[web.Response, 
     """The JSON error answer for what a handler raised, and its code. ``HTTPException``s below 400
     (redirects) are answers, not errors: the caller re-raises those instead."""
     if isinstance(exc, ApiError):
+        if exc.plain_text:
+            headers = {"Cache-Control": "no-store", **exc.headers}
+            return web.Response(status=exc.status, text=exc.message + "\n", headers=headers), exc.code
         return error(exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers), exc.code
     if isinstance(exc, web.HTTPException):
         code = _STATUS_CODES.get(exc.status, "HTTP_ERROR")

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import istr
 
 REQUEST_ID_HEADER = istr("X-Request-ID")
@@ -41,6 +42,10 @@ class RequestIds:
         request_id.set(given)
         return given
 
+    def new(self) -> str:
+        """A fresh id, for a request that never reached the app (its framing was broken)."""
+        return "%x" % next(self._numbers)  # noqa: UP031 - the same spelling as ``assign``
+
 
 def stamp_request_id(response: web.StreamResponse) -> None:
     """For a handler that prepares (streams) its own response: the id must be set before headers go."""
@@ -51,6 +56,29 @@ class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id.get()
+        return True
+
+
+class _ClientMistakeFilter(logging.Filter):
+    """aiohttp logs a request it could not parse (a false Content-Length, a broken header) as an
+    ERROR with a traceback, before any middleware sees it. That is the client's mistake, not the
+    server's: one WARNING line with a request id, also given to that request's access-log line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids = RequestIds()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            rid = self._ids.new()
+            request_id.set(rid)  # the context of this request's task: its access-log line says it too
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "-"
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+            record.msg = "bad request from %s (%d, the client's mistake): %s"
+            record.args = (remote, exc.code, " ".join(str(exc.message).split())[:300])
+            record.exc_info, record.exc_text = None, None
+            record.request_id = rid
         return True
 
 
@@ -76,6 +104,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(log_format: str) -> None:
     """Root logging for the process: ``json`` or ``text``, request ids on every line."""
     handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_ClientMistakeFilter())
     handler.addFilter(_RequestIdFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
@@ -103,6 +132,6 @@ class AccessLogger(AbstractAccessLogger):
                 "duration_ms": round(time * 1000, 2),
                 "remote": request.remote,
                 "user_agent": request.headers.get("User-Agent", ""),
-                "request_id": response.headers.get(REQUEST_ID_HEADER, "-"),
+                "request_id": response.headers.get(REQUEST_ID_HEADER) or request_id.get(),
             },
         )

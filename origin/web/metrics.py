@@ -81,6 +81,16 @@ class Metrics:
         self.cdn_queue_depth = Gauge(
             "picora_cdn_purge_queue_depth", "CDN purges waiting", registry=r, multiprocess_mode="max"
         )
+        self.variant_renders = Counter(
+            "picora_variant_renders", "Variants rendered (then stored), by width", ["width"], registry=r
+        )
+        self.variant_render_seconds = Histogram(
+            "picora_variant_render_seconds", "Time to render one variant in its thread, decoding included",
+            ["width"], buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.variant_render_failures = Counter(
+            "picora_variant_render_failures", "Variants that could not be rendered, by reason", ["reason"], registry=r
+        )
         self.cache = Gauge(
             "picora_cache",
             "Cache statistics per process, summed",

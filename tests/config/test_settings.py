@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from config import SettingsError, load_settings
+from config.credentials import SessionSettings
 
 
 def test_defaults() -> None:
@@ -95,3 +96,61 @@ def test_settings_are_frozen() -> None:
     settings = load_settings({})
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PICORA_CDN_PURGE_URL": "https://cdn.example/purge"}, "PICORA_CDN_PURGE_URL"),
+        ({"PICORA_CLOUDFLARE_ZONE_ID": "zone", "PICORA_CLOUDFLARE_API_TOKEN": "t"}, "PICORA_CLOUDFLARE_ZONE_ID"),
+        ({"PICORA_CDN_PURGE": "webhook", "PICORA_CDN_PURGE_URL": "https://cdn.example/purge",
+          "PICORA_CDN_PURGE_SECRET": "s" * 32, "PICORA_CLOUDFLARE_API_TOKEN": "t"}, "PICORA_CLOUDFLARE_API_TOKEN"),
+    ],
+)  # fmt: skip
+def test_cdn_settings_of_a_mode_not_chosen_are_refused_with_the_other_problems(env: dict[str, str], named: str) -> None:
+    """Silently ignored, they would make an operator believe the CDN is purged when it is not."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**env, "PICORA_PORT": "x"})
+    problems = caught.value.problems
+    assert any(named in problem and "PICORA_CDN_PURGE" in problem for problem in problems), problems
+    assert any(problem.startswith("port:") for problem in problems), problems
+
+
+def test_cdn_settings_of_the_chosen_mode_are_accepted() -> None:
+    settings = load_settings({"PICORA_CDN_PURGE": "cloudflare", "PICORA_CLOUDFLARE_ZONE_ID": "zone",
+                              "PICORA_CLOUDFLARE_API_TOKEN": "token"})  # fmt: skip
+    assert settings.purge.cdn == "cloudflare"
+
+
+def test_session_settings_are_read_and_checked() -> None:
+    settings = load_settings(
+        {
+            "PICORA_SESSION_KEYS": "a" * 32 + "," + "b" * 32,
+            "PICORA_SESSION_TTL": "3600",
+            "PICORA_PUBLIC_URL": "https://picora.me/",
+            "PICORA_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1",
+            "PICORA_SIGN_IN_PER_MINUTE": "5",
+        }
+    )
+    sessions = settings.access.sessions
+    assert sessions.keys == ("a" * 32, "b" * 32)
+    assert (sessions.ttl_seconds, sessions.sign_ins_per_minute) == (3600, 5)
+    assert [str(n) for n in sessions.trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32"]
+    assert (settings.public_url, settings.secure_cookies) == ("https://picora.me", True)
+    defaults = load_settings({"PICORA_MEDIA_BASE_URL": "http://media.example"})
+    assert defaults.access.sessions == SessionSettings()
+    assert (defaults.public_url, defaults.secure_cookies, defaults.access.sessions.ttl_seconds) == (
+        "http://media.example",
+        False,
+        7 * 86400,
+    )
+    with pytest.raises(SettingsError) as error:
+        load_settings(
+            {
+                "PICORA_SESSION_KEYS": "short",
+                "PICORA_SESSION_TTL": "5",
+                "PICORA_PUBLIC_URL": "ftp://x",
+                "PICORA_TRUSTED_PROXIES": "not-an-ip",
+            }
+        )
+    assert len(error.value.problems) == 4, error.value.problems

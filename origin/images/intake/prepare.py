@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from origin.errors import ApiError, InvalidImage, PayloadTooLarge, UnsupportedMediaType
+from origin.images.intake.dimensions import Dimensions, image_dimensions
 from origin.images.intake.formats import HEIC, JPEG, SNIFF_BYTES, SVG, ImageFormat, detect
 from origin.images.intake.svg import sanitize_svg
 
@@ -28,16 +29,18 @@ class IntakeLimits:
 
 @dataclass(frozen=True, slots=True)
 class PreparedImage:
-    """The file to store, its format, size and strong ETag (a content hash, fixed from now on)."""
+    """The file to store, its format, size and strong ETag (a content hash, fixed from now on),
+    and its upright dimensions (None: an SVG without any)."""
 
     path: Path
     format: ImageFormat
     size: int
     etag: str
+    dimensions: Dimensions | None = None
 
 
 def _refuse_bomb(width: int, height: int, frames: int, limits: IntakeLimits) -> None:
-    # Pillow only warns between 1x and 2x its own limit; we refuse at 1x, and before decoding.
+    # Refused at 1x the configured limit, before decoding.
     if width * height > limits.max_pixels:
         raise InvalidImage(
             f"image is {width}x{height} pixels; at most {limits.max_pixels} pixels are allowed",
@@ -51,8 +54,15 @@ def _validate_raster(path: Path, fmt: ImageFormat, limits: IntakeLimits) -> None
     """Decode every frame once: truncated or corrupt files fail here, not when served."""
     from PIL import Image  # lazy: see the module docstring
 
+    # Pillow's own bomb check uses its own limit, not ours: it warns between 1x and 2x of it (a
+    # DecompressionBombWarning in the log) and refuses over 2x with its text and twice its number.
+    # ``_refuse_bomb`` checks the header's size against the configured limit before any decoding:
+    # one refusal, one message of ours, whatever the size.
+    Image.MAX_IMAGE_PIXELS = None
+
     try:
         with Image.open(path, formats=[fmt.name]) as image:
+            _refuse_bomb(image.width, image.height, 1, limits)  # before counting frames, which reads them
             frames = int(getattr(image, "n_frames", 1))
             _refuse_bomb(image.width, image.height, frames, limits)
             for index in range(frames):
@@ -60,8 +70,6 @@ def _validate_raster(path: Path, fmt: ImageFormat, limits: IntakeLimits) -> None
                 image.load()
     except ApiError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise InvalidImage(str(exc), code="IMAGE_TOO_MANY_PIXELS") from exc
     except Exception as exc:
         raise InvalidImage(f"not a valid {fmt.name} image: {exc}") from exc
 
@@ -116,4 +124,10 @@ def prepare_image(spooled: Path, work_dir: Path, limits: IntakeLimits) -> Prepar
         _convert_heic(spooled, stored_path, limits)
     else:
         _validate_raster(spooled, fmt, limits)
-    return PreparedImage(stored_path, stored_format, stored_path.stat().st_size, _etag(stored_path))
+    return PreparedImage(
+        stored_path,
+        stored_format,
+        stored_path.stat().st_size,
+        _etag(stored_path),
+        image_dimensions(stored_path, stored_format.ext),
+    )

@@ -14,12 +14,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 from aiohttp import BodyPartReader, MultipartReader, web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import HttpProcessingError, InvalidHeader
 
 from origin.errors import BadRequest, PayloadTooLarge, RequestTimeout
 
 #: Room for the multipart framing and the small text fields around the file.
 FORM_OVERHEAD_BYTES = 64 * 1024
+#: Our answer to a part header aiohttp's parser refuses (its own text names parser internals).
+INVALID_PART_HEADER = (
+    "a header of a form part is not valid HTTP: control characters are not allowed in headers, "
+    "a filename's included; send such a filename percent-encoded (filename*=UTF-8''...), "
+    "its control characters are then dropped"
+)
 #: Largest text field (``isPublic``, ``tags``) we read.
 MAX_FIELD_BYTES = 8 * 1024
 
@@ -109,6 +115,9 @@ async def read_upload_form(
     except (PayloadTooLarge, BadRequest, RequestTimeout):
         await form.discard()
         raise
+    except InvalidHeader as exc:  # e.g. filename="a\x07.jpg": a raw control character in a header
+        await form.discard()
+        raise BadRequest(INVALID_PART_HEADER, code="INVALID_FORM") from exc
     except (HttpProcessingError, ValueError, RuntimeError, AssertionError, LookupError) as exc:
         # aiohttp reports malformed framing (bad boundary, broken headers) with these.
         await form.discard()

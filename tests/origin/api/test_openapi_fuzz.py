@@ -49,6 +49,10 @@ FUZZ_PLAN = Plan(
 #: Signed by services with a shared secret, which a generic fuzzer cannot produce: every call it makes
 #: there is (correctly) 401, and tests/origin/api/test_openapi_contract.py drives the signed answers.
 SERVICE_OPERATIONS = {"POST /v1/purge"}
+#: Sign-in needs a live key in its body, the other two a session: a generic fuzzer has neither, so
+#: they are fuzzed for their refusals only; tests/origin/api/test_sessions_api.py checks every
+#: accepted answer against the document.
+SESSION_OPERATIONS = {"POST /v1/sessions", "GET /v1/sessions/current", "DELETE /v1/sessions/current"}
 
 
 async def test_schemathesis_finds_no_failures(
@@ -97,4 +101,4 @@ async def test_schemathesis_finds_no_failures(
         operation: sum(phase["accepted"] for phase in phases.values())
         for operation, phases in summary["valid_rates"].items()
     }
-    assert {op for op in fuzzed - SERVICE_OPERATIONS if not accepted.get(op)} == set(), accepted
+    assert {op for op in fuzzed - SERVICE_OPERATIONS - SESSION_OPERATIONS if not accepted.get(op)} == set(), accepted

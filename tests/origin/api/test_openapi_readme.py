@@ -1,7 +1,8 @@
 """The README's curl lines, run as written against a live origin, every answer checked against the document.
 
-Only the placeholders change: ``KEY`` and ``API`` come from the test, and ``ID`` from the upload's
-answer, as a reader would fill them in. Together the lines must cover every operation the
+Only the placeholders change: ``KEY`` and ``API`` come from the test, and a line like
+``ID=xK9mR2pQ7vB   # the "id" in that answer`` takes that field of the previous answer, as a reader
+would fill it in. Together the lines must cover every operation the
 OpenAPI document describes, so a new endpoint needs its example.
 """
 
@@ -11,6 +12,7 @@ import asyncio
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ from tests.spec_validation import Contract
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 PURGE_SECRET = "readme-purge-secret-" + "x" * 16
+PLACEHOLDER = re.compile(r'^(?P<name>[A-Z_]+)=\S+\s+# the "(?P<field>\w+)" in that answer$')
 #: ``curl`` as the README writes it, plus what the test needs to read the answer.
 CAPTURE = """
 curl() {
@@ -57,7 +60,13 @@ async def test_every_readme_curl_line_works_and_answers_as_documented(
 ) -> None:
     if shutil.which("curl") is None or shutil.which("openssl") is None:
         pytest.fail("curl and openssl are required (.ci/run installs curl)")
-    settings = with_overrides(base_settings, purge=PurgeSettings(secrets=(PURGE_SECRET,)))
+    # curl keeps a Secure cookie from an http origin; the session lines need a plain one.
+    sessions = replace(base_settings.access.sessions, public_url="http://127.0.0.1")
+    settings = with_overrides(
+        base_settings,
+        purge=PurgeSettings(secrets=(PURGE_SECRET,)),
+        access=replace(base_settings.access, sessions=sessions),
+    )
     origin = await start_origin(aiohttp_client, settings)
     (tmp_path / "cat.heic").write_bytes(images.heic_with_location())
     capture = tmp_path / "capture"
@@ -71,13 +80,13 @@ async def test_every_readme_curl_line_works_and_answers_as_documented(
     }
     contract = Contract()
     covered: set[tuple[str, str]] = set()
-    uploaded: str | None = None
+    answer: dict[str, object] | None = None
     for line in readme_lines():
         if line.startswith("KEY="):
             continue  # the reader's own key and origin: the test's are in the environment
-        if line.startswith("ID="):
-            assert uploaded is not None, "the README sets ID before uploading anything"
-            env["ID"] = uploaded
+        if placeholder := PLACEHOLDER.match(line):
+            assert answer is not None, f"{line}: no answer before it"
+            env[placeholder["name"]] = str(answer[placeholder["field"]])
             continue
         for stale in capture.iterdir():
             stale.unlink()
@@ -102,6 +111,5 @@ async def test_every_readme_curl_line_works_and_answers_as_documented(
         contract.check(method, path, status, body, headers)
         assert 200 <= status < 300, f"{line}\n{status} {body}"
         covered.add((method, contract.template(path)))
-        if (method, path) == ("POST", "/v1/images"):
-            uploaded = body["data"]["id"]
+        answer = body.get("data") if isinstance(body.get("data"), dict) else answer
     assert covered == contract.operations(), "operations without a README example"

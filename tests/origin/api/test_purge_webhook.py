@@ -12,10 +12,16 @@ from auth.webhook_signature import sign
 from config import Settings
 from config.purge import PurgeSettings
 from config.settings import with_overrides
+from origin.variants.widths import VARIANT_WIDTHS
 from tests import images
 from tests.conftest import AiohttpClient, Origin, start_origin
 
 SECRET, OLD_SECRET = "p" * 40, "q" * 40
+
+
+def with_variants(url: str) -> list[str]:
+    """A purge names the image's URL and its variants' (``?w=N``)."""
+    return [url, *(f"{url}?w={width}" for width in VARIANT_WIDTHS)]
 
 
 @pytest.fixture
@@ -43,7 +49,7 @@ async def test_a_signed_purge_is_accepted_and_reports_what_it_purged(purge_origi
     assert response.status == 202
     data = (await response.json())["data"]
     assert data["purged"] == {"ids": [image["id"]]}
-    assert data["cdn"]["urls"] == [image["url"]]
+    assert data["cdn"]["urls"] == with_variants(image["url"])
     assert data["cdn"]["queued"] is False  # no CDN configured
     assert any(tag.startswith("img-") for tag in data["cdn"]["tags"])
 

@@ -106,6 +106,13 @@ def test_data_survives_a_restart_and_keys_can_be_managed_while_running(embedded_
 def test_keys_create_without_a_running_server_starts_and_stops_the_embedded_redis(
     embedded_env: dict[str, str],
 ) -> None:
+    data_dir = Path(embedded_env["PICORA_DATA_DIR"])
+    # Before the server ever ran there is no embedded Redis to act on: refused, nothing created.
+    assert _cli(embedded_env, "keys", "create", "--user", "carol").returncode == 2
+    assert not data_dir.exists()
+    server = Server(embedded_env)
+    server.wait_healthy()
+    assert server.stop() == 0
     created = _cli(embedded_env, "keys", "create", "--user", "carol")
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("sk_live_")

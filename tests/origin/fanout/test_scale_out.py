@@ -12,7 +12,7 @@ import hmac
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,19 @@ from redis.asyncio import Redis
 from auth.api_keys import KeyStore
 from auth.webhook_signature import sign
 from origin.fanout.cdn_purge import QUEUE_KEY
+from origin.variants.widths import VARIANT_WIDTHS
 from tests import images
+from tests.polling import eventually
 from tests.processes import Server
 from tests.servers import free_port
 
 SECRET = "p" * 40
 BOUND_SECONDS = 1.0
+
+
+def with_variants(url: str) -> list[str]:
+    """A purge names the image's URL and its variants' (``?w=N``)."""
+    return [url, *(f"{url}?w={width}" for width in VARIANT_WIDTHS)]
 
 
 def origin_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -92,13 +99,12 @@ async def _status_and_body(http: aiohttp.ClientSession, url: str) -> tuple[int, 
 
 async def _seconds_until(http: aiohttp.ClientSession, url: str, want: tuple[int, bytes | None]) -> float:
     """How long until ``url`` answers ``want`` (status, and body unless None); fails past 5 s."""
-    started = time.monotonic()
-    while time.monotonic() - started < 5:
+
+    async def answers() -> bool:
         status, body = await _status_and_body(http, url)
-        if status == want[0] and (want[1] is None or body == want[1]):
-            return time.monotonic() - started
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{url} never answered {want[0]}")
+        return status == want[0] and (want[1] is None or body == want[1])
+
+    return await eventually(answers, f"{url} answers {want[0]}", within=5.0, interval=0.02)
 
 
 async def test_a_switch_to_private_reaches_every_instance_within_a_second(
@@ -150,15 +156,6 @@ async def test_a_webhook_purge_evicts_every_instance_within_a_second(
     async with http.post(f"{first.base}/v1/purge", data=body, headers=headers) as response:
         assert response.status == 202
     assert await _seconds_until(http, second.base + path, (200, replacement)) <= BOUND_SECONDS
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    """Poll ``check`` until it holds; fail after ``within`` seconds."""
-    for _ in range(int(within / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition never held")
 
 
 class FakeCdn:
@@ -229,7 +226,7 @@ async def test_deletes_and_switches_to_private_are_purged_at_the_cdn_with_retrie
             assert response.status == 200
         await asyncio.wait_for(cdn.arrived.wait(), timeout=10)
         assert cdn.calls == 3  # two refusals, retried with backoff, then delivered
-        assert cdn.received[0]["urls"] == [doomed["url"]]
+        assert cdn.received[0]["urls"] == with_variants(doomed["url"])
         assert f"img-{doomed['id']}" in cdn.received[0]["tags"]
         cdn.arrived.clear()
         hidden = await _upload(http, server, key, images.jpeg())
@@ -238,8 +235,8 @@ async def test_deletes_and_switches_to_private_are_purged_at_the_cdn_with_retrie
         async with http.patch(f"{server.base}/v1/images/{hidden['id']}", json={"isPublic": False}, headers=auth) as r:
             assert r.status == 200
         await asyncio.wait_for(cdn.arrived.wait(), timeout=10)
-        assert [job["urls"] for job in cdn.received] == [[doomed["url"]], [hidden["url"]]]
-        await eventually(lambda: _queue_is(redis_client, 0))
+        assert [job["urls"] for job in cdn.received] == [with_variants(doomed["url"]), with_variants(hidden["url"])]
+        await eventually(lambda: _queue_is(redis_client, 0), "the purge queue is empty", interval=0.05)
     finally:
         await asyncio.to_thread(server.stop)
         await cdn.stop()
@@ -255,7 +252,7 @@ async def test_queued_purges_survive_an_origin_restart(
     image = await _upload(http, server, key, images.png())
     async with http.delete(f"{server.base}/v1/images/{image['id']}", headers={"Authorization": f"Bearer {key}"}) as r:
         assert r.status == 200
-    await eventually(lambda: _attempted(redis_client))
+    await eventually(lambda: _attempted(redis_client), "the queued purge was attempted", interval=0.05)
     jobs = await redis_client.zrange(QUEUE_KEY, 0, -1)
     assert len(jobs) == 1
     assert json.loads(str(jobs[0]))["attempts"] >= 1
@@ -265,7 +262,7 @@ async def test_queued_purges_survive_an_origin_restart(
     restarted = await asyncio.to_thread(start, env)
     try:
         await asyncio.wait_for(cdn.arrived.wait(), timeout=15)
-        assert cdn.received[0]["urls"] == [image["url"]]
+        assert cdn.received[0]["urls"] == with_variants(image["url"])
     finally:
         await asyncio.to_thread(restarted.stop)
         await cdn.stop()

@@ -14,8 +14,9 @@ from config import Settings
 from config.settings import with_overrides
 from origin.app_keys import BODIES
 from tests.conftest import AiohttpClient, Origin, Server, plain_server, start_origin
-from tests.faults import InstrumentedStorage, StreamCall, eventually, instrument
+from tests.faults import InstrumentedStorage, StreamCall, instrument
 from tests.images import noise_png
+from tests.polling import eventually
 
 STREAM_LIMIT = 64 * 1024
 LARGE = noise_png(320)  # ~300 KB: more than one of the backends' 256 KiB chunks

@@ -23,6 +23,7 @@ from origin.app_keys import SETTINGS, UPLOAD_SLOTS
 from tests import images
 from tests.conftest import AiohttpClient, Origin, start_origin
 from tests.fault_proxy import FaultProxy
+from tests.polling import eventually
 from tests.processes import Server
 from tests.servers import free_port
 
@@ -137,10 +138,7 @@ async def test_uploads_beyond_the_per_process_limit_get_503_and_the_others_finis
 
     headers = {**origin.auth(key), "Content-Type": f"multipart/form-data; boundary={boundary}"}
     slow = [asyncio.create_task(origin.client.post("/v1/images", data=slow_body(), headers=headers)) for _ in range(2)]
-    for _ in range(200):  # until both slow uploads are inside the handler, holding the two slots
-        if origin.app[UPLOAD_SLOTS].locked():
-            break
-        await asyncio.sleep(0.01)
+    await eventually(origin.app[UPLOAD_SLOTS].locked, "both slow uploads inside the handler, holding the two slots")
     assert origin.app[UPLOAD_SLOTS].locked()
     refused = await origin.upload(key, images.png())
     assert refused.status == 503
