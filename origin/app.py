@@ -196,10 +196,8 @@ def purge_cdn_on_change(app: web.Application) -> ChangeListener:
 def create_app(settings: Settings) -> web.Application:
     """Build the origin for ``settings``; resources open when the app starts."""
     metrics = Metrics()
-    app = web.Application(
-        middlewares=[request_pipeline(metrics, RequestIds())],
-        client_max_size=1024 * 1024,
-    )
+    pipeline = request_pipeline(metrics, RequestIds())
+    app = web.Application(middlewares=[pipeline], client_max_size=1024 * 1024)
     app[METRICS] = metrics
     app[UPLOAD_SLOTS] = asyncio.Semaphore(settings.max_concurrent_uploads)
     app[SETTINGS] = settings
@@ -220,5 +218,5 @@ def create_app(settings: Settings) -> web.Application:
     sessions_api.add_routes(app)
     keys_api.add_routes(app)
     add_dashboard_routes(app)
-    media.add_routes(app)
+    media.add_routes(app, pipeline)
     return app

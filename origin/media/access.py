@@ -75,10 +75,18 @@ async def _owner_asks(request: web.Request, record: ImageRecord) -> bool | None:
     return principal is not None and principal.user_id == record.owner
 
 
-def plainly_public(request: web.Request, record: ImageRecord) -> bool:
-    """Public, and its owner is known to have no hotlink rules: ``grant_access`` would say PUBLIC.
-    Decided without awaiting, for the common case of the hot path."""
-    return record.is_public and request.app[HOTLINK].known_off(record.owner)
+def grant_at_once(request: web.Request, record: ImageRecord) -> Grant | None:
+    """What ``grant_access`` would answer, when memoised rules decide it without awaiting: a public
+    image whose owner has no hotlink rules (PUBLIC), or whose rules allow the Referer (PROTECTED,
+    the CDN's revalidation of a protected image). None: ask ``grant_access``."""
+    if not record.is_public:
+        return None
+    rules = request.app[HOTLINK].peek(record.owner)
+    if rules is None:
+        return None
+    if not rules.enabled:
+        return PUBLIC
+    return PROTECTED if referer_allowed(rules, request.headers.get(hdrs.REFERER)) else None
 
 
 async def grant_access(request: web.Request, record: ImageRecord) -> Grant:

@@ -9,7 +9,7 @@ as the original's record they were built from is unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from multidict import CIMultiDict, CIMultiDictProxy
 from redis.exceptions import RedisError
@@ -31,6 +31,8 @@ class MediaEntry:
     last_modified: int
     headers: CIMultiDictProxy[str]
     not_modified_headers: CIMultiDictProxy[str]
+    #: This entry under a fixed grant (the protected and owner caching headers), built on first use.
+    by_grant: dict[object, MediaEntry] = field(default_factory=dict, compare=False, repr=False)
 
 
 def frozen_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:

@@ -18,10 +18,9 @@ class HotlinkRulesCache:
     async def get(self, owner: str) -> HotlinkRules:
         return await self.rules.get(owner)
 
-    def known_off(self, owner: str) -> bool:
-        """The owner is known (memoised, fresh) to have no hotlink rules: decided without awaiting."""
-        found, rules = self.rules.peek(owner)
-        return found and rules is not None and not rules.enabled
+    def peek(self, owner: str) -> HotlinkRules | None:
+        """The owner's rules if memoised and fresh, without awaiting; None if they must be loaded."""
+        return self.rules.peek(owner)[1]
 
     def invalidate(self, owner: str) -> None:
         self.rules.invalidate(owner)

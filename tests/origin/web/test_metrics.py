@@ -94,3 +94,29 @@ async def test_latency_buckets_add_up_and_unknown_methods_share_one_label(origin
     # A method no route has is refused before routing: counted as unmatched, under one label.
     assert value(text, "picora_http_requests_total", route="unmatched", method="OTHER", status="405") == 3
     assert "PROPFIND" not in text
+
+
+async def test_the_media_route_gets_the_pipeline_without_the_middleware(origin: Origin) -> None:
+    """The media route runs the pipeline inline (OwnPipelineResource): ids, counts and the JSON error
+    map are the same as on every other route, for answers, revalidations and errors alike."""
+    key = await origin.user()
+    image = await origin.upload_ok(key, images.png())
+    path = f"/{image['id']}.png"
+    hit = await origin.client.get(path, headers={"X-Request-ID": "cdn-1"})
+    assert (hit.status, hit.headers["X-Request-ID"]) == (200, "cdn-1")
+    revalidated = await origin.client.get(path, headers={"If-None-Match": hit.headers["ETag"]})
+    assert revalidated.status == 304
+    assert len(revalidated.headers["X-Request-ID"]) == 16
+    missing = await origin.client.get(f"/{'A' * 11}.png", headers={"X-Request-ID": "cdn-2"})
+    assert (missing.status, missing.headers["X-Request-ID"]) == (404, "cdn-2")
+    assert (await missing.json())["error"]["code"] == "NOT_FOUND"
+    wrong_method = await origin.client.post(path)
+    assert wrong_method.status == 405
+    assert "X-Request-ID" in wrong_method.headers
+    assert (await wrong_method.json())["error"]["code"] == "METHOD_NOT_ALLOWED"
+    text = await (await origin.client.get("/metrics")).text()
+    media_route = r"/{image_id}.{ext}"
+    assert value(text, "picora_http_requests_total", route=media_route, method="GET", status="200") == 1
+    assert value(text, "picora_http_requests_total", route=media_route, method="GET", status="304") == 1
+    assert value(text, "picora_http_requests_total", route=media_route, method="GET", status="404") == 1
+    assert value(text, "picora_api_errors_total", code="NOT_FOUND") == 1
