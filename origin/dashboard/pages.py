@@ -17,6 +17,7 @@ from origin.app_keys import DASHBOARD, SETTINGS
 from origin.dashboard.assets import STATIC_DIR, STATIC_PREFIX, Asset, build_bundle
 from origin.errors import NotFound
 from origin.http_semantics.etags import parse_etag_list, weak_match
+from origin.images.ids import ID_CHARS
 
 SIGN_IN_PATH = "/dashboard/sign-in"
 
@@ -111,7 +112,7 @@ def add_dashboard_routes(app: web.Application) -> None:
     router.add_get("/", _redirect("/dashboard/", web.HTTPFound))
     router.add_get("/dashboard", _redirect("/dashboard/", web.HTTPMovedPermanently))
     router.add_get("/dashboard/", _page("library", needs_session=True))
-    router.add_get(r"/dashboard/images/{image_id:[A-Za-z0-9_-]{11}}", _page("detail", needs_session=True))
+    router.add_get(f"/dashboard/images/{{image_id:{ID_CHARS}}}", _page("detail", needs_session=True))
     router.add_get("/dashboard/settings", _page("settings", needs_session=True))
     router.add_get(SIGN_IN_PATH, _page("sign-in", needs_session=False))
     router.add_get(STATIC_PREFIX + "{name}", static_asset)
