@@ -322,9 +322,17 @@ def test_bulk_visibility_and_delete_report_what_failed(dashboard: Dashboard, acc
     assert requests.get(first["url"], timeout=10).status_code == 404
 
 
-def test_keyboard_alone_reaches_upload_and_shows_focus(dashboard: Dashboard, account: Account) -> None:
+def test_keyboard_alone_skips_to_content_reaches_upload_and_shows_focus(dashboard: Dashboard, account: Account) -> None:
     page = dashboard.page
     dashboard.sign_in(account)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    box = skip.bounding_box()
+    assert box is not None
+    assert box["y"] >= 0, box
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
     for _ in range(12):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.id") == "file-input":

@@ -1,5 +1,4 @@
-// The /v1 API: JSON envelopes, the session's CSRF token on unsafe calls, errors with the API's
-// status, code and message.
+// The /v1 API: JSON envelopes, the CSRF token on unsafe calls, errors as ApiError.
 
 let csrfToken = '';
 
@@ -11,7 +10,7 @@ export function csrfHeaders() {
   return csrfToken ? { 'X-CSRF-Token': csrfToken } : {};
 }
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, code, message, details = {}) {
     super(message);
     this.status = status;
@@ -22,14 +21,14 @@ export class ApiError extends Error {
 
 /** Turn a response's status and text into data or an ApiError (shared with XHR uploads). */
 export function readEnvelope(status, text) {
-  let payload = null;
+  let payload;
   try {
-    payload = text ? JSON.parse(text) : null;
+    payload = JSON.parse(text);
   } catch {
-    payload = null;
+    // Empty or not JSON (a proxy's page): the status speaks.
   }
   if (status >= 200 && status < 300 && payload && payload.success !== false) return payload.data;
-  const error = (payload && payload.error) || {};
+  const error = payload?.error || {};
   const message = error.message || (status === 0 ? 'Picora could not be reached.' : `The server answered ${status}.`);
   throw new ApiError(status, error.code || `HTTP_${status}`, message, error);
 }
@@ -46,12 +45,12 @@ export async function api(path, { method = 'GET', json, signal, redirectOn401 = 
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(json);
   }
-  if (method !== 'GET' && method !== 'HEAD') Object.assign(headers, csrfHeaders());
+  if (method !== 'GET') Object.assign(headers, csrfHeaders());
   let response;
   try {
     response = await fetch(path, { method, headers, body, signal, credentials: 'same-origin', cache: 'no-store' });
   } catch (error) {
-    if (error && error.name === 'AbortError') throw error;
+    if (error?.name === 'AbortError') throw error;
     throw new ApiError(0, 'NETWORK', 'Picora could not be reached. Check the connection and try again.');
   }
   const text = await response.text();

@@ -1,14 +1,8 @@
-// Copying: the Clipboard API in a secure context, else execCommand('copy') on a hidden text area
-// (plain http on a LAN), and saying which happened.
+// Copying: the Clipboard API in a secure context, else execCommand('copy') (plain http on a LAN).
 
 import { announce, el } from './ui.js';
 
-export const LINK_FORMATS = [
-  ['url', 'URL'],
-  ['markdown', 'Markdown'],
-  ['html', 'HTML'],
-  ['bbcode', 'BBCode'],
-];
+const LINK_FORMATS = [['url', 'URL'], ['markdown', 'Markdown'], ['html', 'HTML'], ['bbcode', 'BBCode']];
 
 const STORE = 'picora.linkFormat';
 
@@ -30,7 +24,7 @@ export function formatLink(url, name, format = currentFormat()) {
   }
 }
 
-export function currentFormat() {
+function currentFormat() {
   const stored = localStorage.getItem(STORE);
   return LINK_FORMATS.some(([value]) => value === stored) ? stored : 'url';
 }
@@ -56,39 +50,26 @@ function fallbackCopy(text) {
   try {
     copied = document.execCommand('copy');
   } catch {
-    copied = false;
+    // Refused: say so below.
   }
   area.remove();
-  if (opener && opener.focus) opener.focus();
+  opener?.focus?.();
   return copied;
 }
 
-/** Copy ``text``; returns 'clipboard' or 'fallback', throws when neither worked. */
-export async function copyText(text) {
+/** Copy ``text`` and tell the person how, including when the fallback did the work. */
+export async function copyAndAnnounce(text, what = 'Link') {
   if (navigator.clipboard && window.isSecureContext) {
     try {
       await navigator.clipboard.writeText(text);
-      return 'clipboard';
+      return announce(`${what} copied to the clipboard.`);
     } catch {
       // Denied or unfocused: the older way may still work.
     }
   }
-  if (fallbackCopy(text)) return 'fallback';
-  throw new Error('The browser did not allow copying; select the text and copy it by hand.');
-}
-
-/** Copy and tell the person what happened, including when the fallback did the work. */
-export async function copyAndAnnounce(text, what = 'Link') {
-  try {
-    const how = await copyText(text);
-    announce(
-      how === 'fallback'
-        ? `${what} copied. This page is not served over https, so the browser's older copy command was used.`
-        : `${what} copied to the clipboard.`,
-    );
-    return true;
-  } catch (error) {
-    announce(error.message, { error: true });
-    return false;
+  if (fallbackCopy(text)) {
+    announce(`${what} copied. This page is not served over https, so the browser's older copy command was used.`);
+  } else {
+    announce('The browser did not allow copying; select the text and copy it by hand.', { error: true });
   }
 }

@@ -1,5 +1,4 @@
-// An image's detail page: the image and its facts, visibility, tags, links (plain and signed),
-// and deletion behind a confirmation.
+// An image's detail page: facts, visibility, tags, links (plain and signed), deletion.
 
 import { api } from './api.js';
 import { copyAndAnnounce, formatLink, linkFormatSelect } from './clipboard.js';
@@ -22,9 +21,6 @@ async function showPreview() {
   if (image.width && image.height) {
     img.width = image.width;
     img.height = image.height;
-  } else {
-    img.removeAttribute('width');
-    img.removeAttribute('height');
   }
   setSources(img, await previewBase(image), image, DETAIL_WIDTHS, DETAIL_SIZES);
 }
@@ -34,10 +30,10 @@ function render() {
   document.title = `${name} · Picora`;
   $('filename').textContent = name;
   $('fact-size').textContent = formatBytes(image.sizeBytes);
-  const svg = formatName(image.url) === 'SVG';
+  const format = formatName(image.url);
   $('fact-dimensions').textContent =
-    image.width && image.height ? `${image.width} × ${image.height} px` : svg ? 'Scales to any size' : 'Not known yet';
-  $('fact-format').textContent = formatName(image.url);
+    image.width && image.height ? `${image.width} × ${image.height} px` : format === 'SVG' ? 'Scales to any size' : 'Not known yet';
+  $('fact-format').textContent = format;
   $('fact-date').dateTime = image.createdAt;
   $('fact-date').textContent = formatDate(image.createdAt);
   $('public').checked = image.isPublic;
@@ -94,10 +90,8 @@ async function createSignedLink() {
   const button = $('create-signed');
   button.disabled = true;
   try {
-    const signed = await api(`/v1/images/${image.id}/signed-url`, {
-      method: 'POST',
-      json: { expiresIn: Number($('expires').value) },
-    });
+    const json = { expiresIn: Number($('expires').value) };
+    const signed = await api(`/v1/images/${image.id}/signed-url`, { method: 'POST', json });
     $('signed-url').value = signed.url;
     $('signed-result').hidden = false;
     $('signed-expiry').textContent = `Works for anyone until ${formatDate(signed.expiresAt)}.`;

@@ -17,10 +17,7 @@ export function formatBytes(bytes) {
 export function formatDate(iso, withTime = true) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
-  const options = withTime
-    ? { dateStyle: 'medium', timeStyle: 'short' }
-    : { dateStyle: 'medium' };
-  return new Intl.DateTimeFormat(undefined, options).format(date);
+  return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: withTime ? 'short' : undefined }).format(date);
 }
 
 const FORMAT_NAMES = { jpg: 'JPEG', jpeg: 'JPEG', png: 'PNG', webp: 'WebP', gif: 'GIF', svg: 'SVG', avif: 'AVIF' };
@@ -39,6 +36,6 @@ export function parseTags(text) {
   return text.split(',').map((tag) => tag.trim()).filter(Boolean);
 }
 
-export function plural(count, one, many = `${one}s`) {
-  return `${count} ${count === 1 ? one : many}`;
+export function plural(count, one) {
+  return `${count} ${one}${count === 1 ? '' : 's'}`;
 }

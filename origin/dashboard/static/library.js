@@ -1,5 +1,5 @@
-// Library → Images: upload (input, drop anywhere, paste), the grid with infinite scroll, the tag
-// filter in the URL, the storage meter, and actions on a selection.
+// Library → Images: uploads, the grid with infinite scroll, the tag filter in the URL, the storage
+// meter, and actions on a selection.
 
 import { api, eachLimited } from './api.js';
 import { copyAndAnnounce, linkFormatSelect } from './clipboard.js';
@@ -13,7 +13,6 @@ const GRID_SIZES = '(max-width: 520px) 50vw, 240px';
 
 // images: id -> {image, row}; generation: bumped when the filter changes, to drop stale pages.
 const state = { tag: '', cursor: null, done: false, loading: false, generation: 0, images: new Map(), selected: new Set() };
-
 
 async function refreshUsage() {
   try {
@@ -35,7 +34,6 @@ async function refreshUsage() {
     `JPEG, PNG, WebP, GIF, SVG, AVIF and HEIC, up to ${megabytes(state.usage.maxFileBytes)} each.`;
 }
 
-
 const tagLink = (tag) =>
   el('a', { href: `/dashboard/?tag=${encodeURIComponent(tag)}`, class: 'tag', onclick: (e) => followTag(e, tag) }, tag);
 
@@ -46,8 +44,7 @@ function card(image) {
     img.width = image.width;
     img.height = image.height;
   }
-  const checkbox = el('input', { type: 'checkbox', checked: state.selected.has(image.id) });
-  checkbox.addEventListener('change', () => select(image.id, checkbox.checked));
+  const checkbox = el('input', { type: 'checkbox', checked: state.selected.has(image.id), onchange: (e) => select(image.id, e.target.checked) });
   const row = el(
     'li',
     { class: 'card', 'data-id': image.id },
@@ -69,9 +66,13 @@ async function showImages(images, { prepend = false } = {}) {
   const cards = images.map(card);
   cards.forEach((built, i) => state.images.set(images[i].id, { image: images[i], row: built.row }));
   list[prepend ? 'prepend' : 'append'](...cards.map((built) => built.row));
-  const bases = await previewBases(images);
-  cards.forEach((built, index) => setSources(built.img, bases[index], images[index], GRID_WIDTHS, GRID_SIZES));
   updateEmpty();
+  await showThumbs(cards, images);
+}
+
+async function showThumbs(cards, images) {
+  const bases = await previewBases(images);
+  cards.forEach((built, i) => setSources(built.img, bases[i], images[i], GRID_WIDTHS, GRID_SIZES));
 }
 
 function updateEmpty() {
@@ -141,7 +142,6 @@ function reset() {
   loadMore();
 }
 
-
 function tagFromUrl() {
   return (new URLSearchParams(location.search).get('tag') || '').trim();
 }
@@ -155,9 +155,8 @@ function applyTag(tag) {
 }
 
 function navigateTag(tag) {
-  const url = tag ? `/dashboard/?tag=${encodeURIComponent(tag)}` : '/dashboard/';
   if (tag === state.tag) return;
-  history.pushState({ tag }, '', url);
+  history.pushState({ tag }, '', tag ? `/dashboard/?tag=${encodeURIComponent(tag)}` : '/dashboard/');
   applyTag(tag);
   announce(tag ? `Showing images tagged ${tag}.` : 'Showing all images.');
 }
@@ -168,7 +167,6 @@ function followTag(event, tag) {
   navigateTag(tag);
   $('tag-filter').focus();
 }
-
 
 function select(id, on) {
   if (on) state.selected.add(id);
@@ -189,11 +187,11 @@ function report(action, results, targets) {
   if (!failed.length) announce(`${plural(done, 'image')} ${action}.`);
 }
 
+const selectedImages = () => [...state.selected].map((id) => state.images.get(id)?.image).filter(Boolean);
+
 async function setVisibility(isPublic) {
-  const targets = [...state.selected].map((id) => state.images.get(id)?.image).filter(Boolean);
-  const results = await eachLimited(targets, 4, (image) =>
-    api(`/v1/images/${image.id}`, { method: 'PATCH', json: { isPublic } }),
-  );
+  const targets = selectedImages();
+  const results = await eachLimited(targets, 4, (image) => api(`/v1/images/${image.id}`, { method: 'PATCH', json: { isPublic } }));
   results.forEach((result, index) => {
     if (!result.ok) return;
     const entry = state.images.get(targets[index].id);
@@ -203,13 +201,13 @@ async function setVisibility(isPublic) {
     const fresh = card(result.value);
     entry.row.replaceWith(fresh.row);
     entry.row = fresh.row;
-    previewBases([result.value]).then(([base]) => setSources(fresh.img, base, result.value, GRID_WIDTHS, GRID_SIZES));
+    showThumbs([fresh], [result.value]);
   });
   report(isPublic ? 'made public' : 'made private', results, targets);
 }
 
 async function deleteSelected() {
-  const targets = [...state.selected].map((id) => state.images.get(id)?.image).filter(Boolean);
+  const targets = selectedImages();
   const ok = await confirmDialog({
     title: `Delete ${plural(targets.length, 'image')}?`,
     body: 'Their links stop working at once, everywhere. This cannot be undone.',
@@ -231,7 +229,6 @@ async function deleteSelected() {
   refreshUsage();
 }
 
-
 function setUpUploads() {
   const queue = new UploadQueue({
     list: $('queue'),
@@ -245,14 +242,11 @@ function setUpUploads() {
       $('queue-panel').hidden = total === 0;
       $('queue-summary').textContent = summary;
     },
-    say: (message) => {
-      $('queue-live').textContent = message;
-    },
+    say: (message) => ($('queue-live').textContent = message),
   });
   const add = (files) => {
-    const images = [...files];
-    if (!images.length) return;
-    queue.add(images, { isPublic: $('upload-public').checked, tags: parseTags($('upload-tags').value) });
+    if (!files.length) return;
+    queue.add(files, { isPublic: $('upload-public').checked, tags: parseTags($('upload-tags').value) });
   };
 
   $('file-input').addEventListener('change', (event) => {
@@ -304,7 +298,6 @@ function setUpUploads() {
     copyAndAnnounce(links.join('\n'), links.length === 1 ? 'Link' : `${links.length} links`);
   });
 }
-
 
 async function main() {
   await startPage();

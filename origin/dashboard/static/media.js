@@ -1,6 +1,5 @@
-// Where images load from. On this page's own origin the session cookie goes with every <img>
-// request. On another media host the cookie does not reach it, so private images are shown through
-// one-hour signed URLs asked of the API, kept in sessionStorage until ten minutes before expiry.
+// Where images load from. The session cookie does not reach another media host, so private images
+// there are shown through one-hour signed URLs, kept in sessionStorage until ten minutes before expiry.
 
 import { api, eachLimited } from './api.js';
 
@@ -9,14 +8,10 @@ const STORE = 'picora.previews';
 const MARGIN_MS = 10 * 60 * 1000;
 const PREVIEW_SECONDS = 3600;
 
-export function withWidth(url, width) {
+function withWidth(url, width) {
   const parsed = new URL(url);
-  if (width) parsed.searchParams.set('w', String(width));
-  return parsed.toString();
-}
-
-export function sameOrigin(url) {
-  return new URL(url).origin === location.origin;
+  parsed.searchParams.set('w', width);
+  return parsed.href;
 }
 
 function readStore() {
@@ -39,7 +34,7 @@ async function signedBase(image) {
 }
 
 /** The base URL to show ``image`` from (its own URL, or a signed one); widths are added later. */
-export const previewBase = async (image) => (image.isPublic || sameOrigin(image.url) ? image.url : signedBase(image));
+export const previewBase = async (image) => (image.isPublic || new URL(image.url).origin === location.origin ? image.url : signedBase(image));
 
 /** Base URLs for many images, asking for at most four signatures at once. */
 export async function previewBases(images) {

@@ -9,7 +9,6 @@ function showRules(rules) {
   $('hotlink-enabled').checked = rules.enabled;
   $('domains').value = rules.allowedDomains.join('\n');
   $('allow-empty').checked = rules.allowEmptyReferer;
-  $('domains').disabled = false;
 }
 
 async function loadRules() {

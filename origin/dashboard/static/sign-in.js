@@ -1,4 +1,4 @@
-// Sign in with an API key: the API sets the session cookie; then back where the person was going.
+// Sign in with an API key (the API sets the cookie), then back where the person was going.
 
 import { api } from './api.js';
 import { $, announce, showError } from './ui.js';

@@ -1,5 +1,4 @@
-// Shared by the pages: the session, announcements, a confirm dialog, and building elements
-// (never innerHTML).
+// Shared by the pages: the session, announcements, a confirm dialog, elements (never innerHTML).
 
 import { api, setCsrfToken, signInUrl } from './api.js';
 
@@ -7,13 +6,13 @@ import { api, setCsrfToken, signInUrl } from './api.js';
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
-    if (value === false || value === null || value === undefined) continue;
+    if (value == null || value === false) continue;
     if (name === 'class') node.className = value;
     else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? '' : value);
   }
   for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
+    if (child == null || child === false) continue;
     node.append(child instanceof Node ? child : String(child));
   }
   return node;
@@ -26,7 +25,6 @@ let toastTimer = 0;
 /** A visible toast that screen readers announce (role=status). */
 export function announce(message, { error = false } = {}) {
   const toast = $('toast');
-  if (!toast) return;
   toast.textContent = '';
   toast.classList.toggle('error', error);
   requestAnimationFrame(() => {
@@ -48,14 +46,6 @@ export function flash(message) {
   sessionStorage.setItem('picora.flash', message);
 }
 
-function showFlash() {
-  const message = sessionStorage.getItem('picora.flash');
-  if (message) {
-    sessionStorage.removeItem('picora.flash');
-    announce(message);
-  }
-}
-
 /** Every signed-in page starts here: the session (or off to sign in) and sign-out. */
 export async function startPage() {
   let session;
@@ -70,7 +60,9 @@ export async function startPage() {
   }
   setCsrfToken(session.csrfToken);
   $('sign-out')?.addEventListener('click', signOut);
-  showFlash();
+  const message = sessionStorage.getItem('picora.flash');
+  sessionStorage.removeItem('picora.flash');
+  if (message) announce(message);
   return session;
 }
 
@@ -88,12 +80,12 @@ async function signOut() {
 }
 
 /** A modal question; resolves true when confirmed. Focus returns where it was. */
-export function confirmDialog({ title, body, confirm, danger = true }) {
+export function confirmDialog({ title, body, confirm }) {
   return new Promise((resolve) => {
     const opener = document.activeElement;
     const titleId = `dialog-title-${Date.now()}`;
     const cancelButton = el('button', { type: 'button', class: 'ghost' }, 'Cancel');
-    const confirmButton = el('button', { type: 'button', class: danger ? 'danger solid' : 'primary' }, confirm);
+    const confirmButton = el('button', { type: 'button', class: 'danger solid' }, confirm);
     const dialog = el(
       'dialog',
       { class: 'dialog', 'aria-labelledby': titleId, 'aria-describedby': `${titleId}-body` },

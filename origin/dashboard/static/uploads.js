@@ -1,5 +1,5 @@
-// The upload queue: real progress (XMLHttpRequest upload events), at most three at once, files over
-// the plan's limit refused before a byte is sent; a refused file stays with its reason and Retry.
+// The upload queue: XHR for real progress, three at once, files over the plan's limit refused before
+// a byte is sent; a refused file stays with its reason and Retry.
 
 import { csrfHeaders, readEnvelope } from './api.js';
 import { copyAndAnnounce, formatLink } from './clipboard.js';
@@ -10,8 +10,7 @@ const PARALLEL = 3;
 let serial = 0;
 
 export class UploadQueue {
-  // hooks: list (<ul>), limit() -> max bytes, refreshLimit(), uploaded(image), changed(summary, count),
-  // say(message) for screen readers (start, each quarter, completions).
+  // hooks: list, limit(), refreshLimit(), uploaded(image), changed(summary, count), say(message).
   constructor(hooks) {
     this.hooks = hooks;
     this.items = [];
@@ -21,7 +20,6 @@ export class UploadQueue {
 
   add(files, options) {
     const added = [...files].map((file) => this.render({ id: ++serial, file, options, state: 'queued', loaded: 0 }));
-    if (!added.length) return;
     this.items.push(...added);
     this.announcedStep = 0;
     this.hooks.say(`Uploading ${added.length === 1 ? added[0].file.name : `${added.length} files`}.`);
@@ -66,8 +64,9 @@ export class UploadQueue {
     item.state = state;
     item.row.dataset.state = state;
     item.status.textContent = status;
-    item.cancel.hidden = !(state === 'queued' || state === 'uploading');
-    item.retry.hidden = !(state === 'failed' || state === 'cancelled');
+    const live = state === 'queued' || state === 'uploading';
+    item.cancel.hidden = !live;
+    item.retry.hidden = live || state === 'done';
     this.changed();
   }
 
@@ -162,9 +161,7 @@ export class UploadQueue {
 
   /** Re-write every finished link in the chosen format. */
   reformat() {
-    for (const item of this.items) {
-      if (item.image) item.linkInput.value = formatLink(item.image.url, displayName(item.image));
-    }
+    for (const item of this.items) if (item.image) item.linkInput.value = formatLink(item.image.url, displayName(item.image));
   }
 
   links() {
@@ -192,6 +189,6 @@ export class UploadQueue {
     if (counts.done) parts.push(`${counts.done} uploaded`);
     if (counts.failed) parts.push(`${counts.failed} failed`);
     if (counts.cancelled) parts.push(`${counts.cancelled} cancelled`);
-    this.hooks.changed(parts.join(' · '), this.items.length, counts);
+    this.hooks.changed(parts.join(' · '), this.items.length);
   }
 }
