@@ -30,6 +30,14 @@ def test_root_redirects_to_the_library(dashboard_origin: Server) -> None:
     assert response.headers["Location"] == "/dashboard/"
 
 
+def test_the_favicon_browsers_ask_for_is_the_dashboards_icon(dashboard_origin: Server) -> None:
+    response = get(dashboard_origin, "/favicon.ico")
+    assert response.status_code == 301
+    icon = get(dashboard_origin, response.headers["Location"])
+    assert icon.status_code == 200
+    assert icon.headers["Content-Type"].startswith("image/svg+xml")
+
+
 def test_pages_without_a_session_send_people_to_sign_in_and_back(dashboard_origin: Server) -> None:
     response = get(dashboard_origin, "/dashboard/settings")
     assert response.status_code == 302
