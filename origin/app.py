@@ -217,6 +217,9 @@ def create_app(settings: Settings) -> web.Application:
     purge_api.add_routes(app)
     sessions_api.add_routes(app)
     keys_api.add_routes(app)
-    add_dashboard_routes(app)
+    # Before the dashboard's: aiohttp tries the resources whose path starts with a variable in the
+    # order they were added, and the dashboard's ``/`` would otherwise be tried (and fail) before
+    # every media request: ~TODO instructions per request (bench/run.py --instructions).
     media.add_routes(app, pipeline)
+    add_dashboard_routes(app)
     return app

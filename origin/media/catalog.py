@@ -10,40 +10,49 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from multidict import CIMultiDict, CIMultiDictProxy
 from redis.exceptions import RedisError
 
 from cache.coherent_memo import CoherentMemo
 from config import Settings
 from origin.images.metadata import ImageRecord, MetadataRepository
 from origin.media.headers import not_modified_headers, representation_headers
+from origin.media.responses import header_block
 from origin.variants.widths import VARIANT_WIDTHS
 from origin.web.metrics import Metrics, timed
 
 
 @dataclass(frozen=True, slots=True)
 class MediaEntry:
-    """A record with its response headers, read-only: each response takes a ``.copy()``, which
-    costs a third of building a header multidict from a dict."""
+    """A record with its response headers, built once: ``headers`` as a mapping (to derive other
+    entries from), and as checked header blocks for the wire (``origin.media.responses``)."""
 
     record: ImageRecord
     last_modified: int
-    headers: CIMultiDictProxy[str]
-    not_modified_headers: CIMultiDictProxy[str]
+    #: Every representation header of a 200, Content-Type included.
+    headers: Mapping[str, str]
+    #: The 200's and 206's fixed headers (all but Content-Type, which aiohttp wants to see).
+    block: bytes
+    #: The headers a 304 repeats.
+    not_modified_block: bytes
     #: This entry under a fixed grant (the protected and owner caching headers), built on first use.
     by_grant: dict[object, MediaEntry] = field(default_factory=dict, compare=False, repr=False)
 
 
-def frozen_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
-    return CIMultiDictProxy(CIMultiDict(headers))
+def entry_with_headers(record: ImageRecord, headers: Mapping[str, str]) -> MediaEntry:
+    fixed = {name: value for name, value in headers.items() if name != "Content-Type"}
+    return MediaEntry(
+        record,
+        record.created_ms // 1000,
+        MappingProxyType(dict(headers)),
+        header_block(fixed),
+        header_block(not_modified_headers(headers)),
+    )
 
 
 def media_entry(record: ImageRecord, settings: Settings) -> MediaEntry:
-    headers = representation_headers(record, settings)
-    return MediaEntry(
-        record, record.created_ms // 1000, frozen_headers(headers), frozen_headers(not_modified_headers(headers))
-    )
+    return entry_with_headers(record, representation_headers(record, settings))
 
 
 #: Variant entries kept per process (a few hundred bytes each).

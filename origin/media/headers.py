@@ -9,6 +9,8 @@ upload, so the ETag is the content hash fixed at upload and Last-Modified the up
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from config import Settings
 from origin.http_semantics.dates import format_http_date
 from origin.images.metadata import ImageRecord
@@ -47,5 +49,5 @@ def representation_headers(record: ImageRecord, settings: Settings) -> dict[str,
     return headers
 
 
-def not_modified_headers(headers: dict[str, str]) -> dict[str, str]:
+def not_modified_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: headers[name] for name in _NOT_MODIFIED_KEEP if name in headers}

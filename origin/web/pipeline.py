@@ -83,10 +83,12 @@ class OwnPipelineResource(web.DynamicResource):
         self._methods = set(self._by_method)
 
     async def resolve(self, request: web.Request) -> _Resolve:
-        match_dict = self._match(request.rel_url.path_safe)
-        if match_dict is None:
+        # Not ``self._match``: that unquotes each value, and this route's values cannot hold a "%"
+        # (checked in __init__): TODO instructions less per request.
+        match = self._pattern.fullmatch(request.rel_url.path_safe)
+        if match is None:
             return None, set()
         route = self._by_method.get(request.method)
         if route is None:
             return None, self._methods
-        return _OwnPipelineMatchInfo(match_dict, route), self._methods
+        return _OwnPipelineMatchInfo(match.groupdict(), route), self._methods
