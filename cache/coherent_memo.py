@@ -28,14 +28,13 @@ class CoherentMemo(Generic[V]):
         stale_if_error: Callable[[V], bool] = lambda value: False,
     ) -> None:
         self.memo: TtlMemo[V] = TtlMemo(ttl)
+        #: The memoised value if fresh, without awaiting (a hot path skips a coroutine); the memo's
+        #: own method, so a peek is one Python call, not one per layer.
+        self.peek: Callable[[str], tuple[bool, V | None]] = self.memo.get
         self.flights: CoherentFlights[V] = CoherentFlights()
         self._load = load
         self._errors = errors
         self._stale_if_error = stale_if_error
-
-    def peek(self, key: str) -> tuple[bool, V | None]:
-        """The memoised value if fresh, without awaiting: lets a hot path skip a coroutine."""
-        return self.memo.get(key)
 
     async def get(self, key: str) -> V:
         found, value = self.memo.get(key)

@@ -66,7 +66,7 @@ from origin.variants.store import RenderPool, VariantStore
 from origin.web import ops
 from origin.web.logs import RequestIds
 from origin.web.metrics import Metrics, mark_worker_gone, metrics_endpoint, publish_cache_stats
-from origin.web.pipeline import request_pipeline
+from origin.web.pipeline import RequestPipeline
 
 #: How often every instance retries storage deletes that failed.
 DELETION_RETRY_SECONDS = 30.0
@@ -196,8 +196,8 @@ def purge_cdn_on_change(app: web.Application) -> ChangeListener:
 def create_app(settings: Settings) -> web.Application:
     """Build the origin for ``settings``; resources open when the app starts."""
     metrics = Metrics()
-    pipeline = request_pipeline(metrics, RequestIds())
-    app = web.Application(middlewares=[pipeline], client_max_size=1024 * 1024)
+    pipeline = RequestPipeline(metrics, RequestIds())
+    app = web.Application(middlewares=[pipeline.middleware()], client_max_size=1024 * 1024)
     app[METRICS] = metrics
     app[UPLOAD_SLOTS] = asyncio.Semaphore(settings.max_concurrent_uploads)
     app[SETTINGS] = settings

@@ -75,13 +75,13 @@ async def _owner_asks(request: web.Request, record: ImageRecord) -> bool | None:
     return principal is not None and principal.user_id == record.owner
 
 
-def grant_at_once(request: web.Request, record: ImageRecord) -> Grant | None:
+def grant_at_once(app: web.Application, request: web.Request, record: ImageRecord) -> Grant | None:
     """What ``grant_access`` would answer, when memoised rules decide it without awaiting: a public
     image whose owner has no hotlink rules (PUBLIC), or whose rules allow the Referer (PROTECTED,
     the CDN's revalidation of a protected image). None: ask ``grant_access``."""
     if not record.is_public:
         return None
-    rules = request.app[HOTLINK].peek(record.owner)
+    _, rules = app[HOTLINK].peek(record.owner)
     if rules is None:
         return None
     if not rules.enabled:

@@ -71,12 +71,10 @@ class MediaCatalog:
             errors=(RedisError,),
             stale_if_error=lambda entry: entry is not None and entry.record.is_public,
         )
+        #: ``(True, entry)`` when the memo answers (a known-missing id is ``(True, None)``).
+        self.cached = self.entries.peek
         #: (id, width) -> (the original's record it was built from, the variant's entry).
         self.variants: dict[tuple[str, int], tuple[ImageRecord, MediaEntry]] = {}
-
-    def cached(self, image_id: str) -> tuple[bool, MediaEntry | None]:
-        """``(True, entry)`` when the memo answers (a known-missing id is ``(True, None)``)."""
-        return self.entries.peek(image_id)
 
     async def entry(self, image_id: str) -> MediaEntry | None:
         return await self.entries.get(image_id)

@@ -14,13 +14,11 @@ class HotlinkRulesCache:
         self.rules: CoherentMemo[HotlinkRules] = CoherentMemo(
             ttl, store.get, errors=(RedisError,), stale_if_error=lambda rules: True
         )
+        #: ``(True, rules)`` if memoised and fresh, without awaiting; ``(False, None)``: load them.
+        self.peek = self.rules.peek
 
     async def get(self, owner: str) -> HotlinkRules:
         return await self.rules.get(owner)
-
-    def peek(self, owner: str) -> HotlinkRules | None:
-        """The owner's rules if memoised and fresh, without awaiting; None if they must be loaded."""
-        return self.rules.peek(owner)[1]
 
     def invalidate(self, owner: str) -> None:
         self.rules.invalidate(owner)

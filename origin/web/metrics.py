@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import contextlib
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from itertools import compress, repeat
+from operator import is_, itemgetter
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -144,24 +148,29 @@ class RequestTally:
             self.fold()
 
     def fold(self) -> None:
+        """Counted with C-level iteration (Counter, map, zip): folding a note costs a few hundred
+        instructions, not the ~2k of a Python loop over the notes."""
         notes, self._notes = self._notes, []
-        counts: dict[tuple[str, str, int], int] = {}
-        #: Per route: one count per bucket (the last one is +Inf), then the sum of the durations.
-        timings: dict[str, list[float]] = {}
-        for resource, method, status, seconds in notes:
-            route = resource.canonical if resource is not None else "unmatched"
+        if not notes:
+            return
+        resources = list(map(itemgetter(0), notes))
+        seconds = list(map(itemgetter(3), notes))
+        routes = {resource: _route(resource) for resource in set(resources)}
+        for (resource, method, status), count in collections.Counter(map(itemgetter(0, 1, 2), notes)).items():
             # Methods are client-chosen tokens: unknown ones share a label, so clients cannot grow the series.
-            key = (route, method if method in _METHODS else "OTHER", status)
-            counts[key] = counts.get(key, 0) + 1
-            timing = timings.get(route)
-            if timing is None:
-                timing = timings[route] = [0.0] * (len(_LATENCY_BUCKETS) + 2)
-            timing[bisect.bisect_left(_LATENCY_BUCKETS, seconds)] += 1
-            timing[-1] += seconds
-        for (route, method, status), count in counts.items():
-            self._requests.labels(route, method, str(status)).inc(count)
-        for route, timing in timings.items():
-            _add_observations(self._latency.labels(route), timing[:-1], timing[-1])
+            label = method if method in _METHODS else "OTHER"
+            self._requests.labels(routes[resource], label, str(status)).inc(count)
+        buckets = collections.Counter(
+            zip(resources, map(bisect.bisect_left, repeat(_LATENCY_BUCKETS), seconds), strict=True)
+        )
+        for resource, route in routes.items():
+            counts = [float(buckets.get((resource, index), 0)) for index in range(len(_LATENCY_BUCKETS) + 1)]
+            total = math.fsum(compress(seconds, map(is_, repeat(resource), resources)))
+            _add_observations(self._latency.labels(route), counts, total)
+
+
+def _route(resource: AbstractResource | None) -> str:
+    return resource.canonical if resource is not None else "unmatched"
 
 
 def _add_observations(child: Histogram, bucket_counts: list[float], total: float) -> None:
