@@ -34,11 +34,12 @@ class BodyCache:
         return 0 < size <= self.max_object_bytes
 
     def get(self, key: str) -> bytes | None:
-        body = self._lru.get(key)
-        if body is None:
+        try:  # indexing, not LRUCache.get: two Python calls fewer per hit on the media path
+            body = self._lru[key]
+        except KeyError:
             self.misses += 1
-        else:
-            self.hits += 1
+            return None
+        self.hits += 1
         return body
 
     def put(self, key: str, body: bytes) -> None:
