@@ -219,7 +219,8 @@ def create_app(settings: Settings) -> web.Application:
     keys_api.add_routes(app)
     # Before the dashboard's: aiohttp tries the resources whose path starts with a variable in the
     # order they were added, and the dashboard's ``/`` would otherwise be tried (and fail) before
-    # every media request: ~TODO instructions per request (bench/run.py --instructions).
+    # every media request: ~3k instructions per request (a 304: 199.6k -> 196.7k under callgrind,
+    # one connection). Under 2%, but it costs no code, only this order.
     media.add_routes(app, pipeline)
     add_dashboard_routes(app)
     return app

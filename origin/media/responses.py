@@ -45,7 +45,8 @@ class EntryResponse(web.StreamResponse):
 
     Cheaper per response than ``web.Response(headers=...)``: no copy of the headers into a new
     multidict, no per-byte check of the fixed ones, no body payload machinery. Under callgrind
-    (net of idle): 304 202k -> TODO, 50 KB hit TODO, 1 KB range TODO.
+    (net of idle, with the media route ahead of the dashboard's ``/``, ~3k of each): 304 202k -> 193k,
+    50 KB hit 291k -> 261k, 1 KB range 255k -> 224k, hotlink-protected 304 212k -> 205k.
     """
 
     _send_headers_immediately = False  # with the body, as web.Response does (one write, no Nagle wait)
