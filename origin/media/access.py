@@ -21,6 +21,7 @@ from origin.app_keys import HOTLINK, SETTINGS, SIGNING_KEYS
 from origin.errors import Forbidden, NotFound, Unauthorized
 from origin.images.metadata import ImageRecord
 from origin.media.headers import PRIVATE_CACHE_CONTROL
+from origin.media.hotlink_memo import HotlinkRulesCache
 from origin.web.callers import has_credentials, optional_principal
 
 #: ``public`` is needed here, unlike beside ``s-maxage``: with no freshness directive it is the one
@@ -75,13 +76,13 @@ async def _owner_asks(request: web.Request, record: ImageRecord) -> bool | None:
     return principal is not None and principal.user_id == record.owner
 
 
-def grant_at_once(app: web.Application, request: web.Request, record: ImageRecord) -> Grant | None:
+def grant_at_once(hotlink: HotlinkRulesCache, request: web.Request, record: ImageRecord) -> Grant | None:
     """What ``grant_access`` would answer, when memoised rules decide it without awaiting: a public
     image whose owner has no hotlink rules (PUBLIC), or whose rules allow the Referer (PROTECTED,
     the CDN's revalidation of a protected image). None: ask ``grant_access``."""
     if not record.is_public:
         return None
-    _, rules = app[HOTLINK].peek(record.owner)
+    _, rules = hotlink.peek(record.owner)
     if rules is None:
         return None
     if not rules.enabled:

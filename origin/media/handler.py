@@ -19,7 +19,7 @@ from dataclasses import replace
 from aiohttp import hdrs, web
 from aiohttp.http_writer import StreamWriter
 
-from origin.app_keys import BODIES, CATALOG, SETTINGS, VARIANTS
+from origin.app_keys import BODIES, CATALOG, HOTLINK, SETTINGS, VARIANTS
 from origin.errors import ObjectMissing, StorageError, Unauthorized
 from origin.http_semantics import (
     ByteRange,
@@ -36,7 +36,8 @@ from origin.images.intake.formats import BY_EXT
 from origin.images.metadata import ImageRecord
 from origin.media.access import OWNER, PROTECTED, PUBLIC, Grant, grant_access, grant_at_once, not_found
 from origin.media.bodies import BodySource
-from origin.media.catalog import MediaEntry, entry_with_headers, media_entry
+from origin.media.catalog import MediaCatalog, MediaEntry, entry_with_headers, media_entry
+from origin.media.hotlink_memo import HotlinkRulesCache
 from origin.media.responses import EntryResponse
 from origin.variants.store import variant_etag, variant_record
 from origin.variants.widths import requested_width
@@ -80,7 +81,7 @@ def _preconditions(request: web.Request, entry: MediaEntry) -> web.StreamRespons
         if_none_match == entry.record.etag and hdrs.IF_MATCH not in headers and hdrs.IF_UNMODIFIED_SINCE not in headers
     ):
         # The CDN's usual revalidation, decided without parsing (steps 1-2 absent, step 3 matches).
-        return _not_modified(entry)
+        return EntryResponse(304, entry.not_modified_block)  # the headers RFC 9110 15.4.5 asks it to repeat
     outcome = evaluate_preconditions(
         request.method,
         if_match=headers.get(hdrs.IF_MATCH),
@@ -91,17 +92,12 @@ def _preconditions(request: web.Request, entry: MediaEntry) -> web.StreamRespons
         last_modified=entry.last_modified,
     )
     if outcome == "not_modified":
-        return _not_modified(entry)
+        return EntryResponse(304, entry.not_modified_block)
     if outcome == "precondition_failed":
         return error(
             412, "PRECONDITION_FAILED", "a precondition of the request failed", headers={"ETag": entry.record.etag}
         )
     return None
-
-
-def _not_modified(entry: MediaEntry) -> EntryResponse:
-    """No body, and the headers RFC 9110 section 15.4.5 asks a 304 to repeat."""
-    return EntryResponse(304, entry.not_modified_block)
 
 
 #: ``evaluate_range`` is pure, and clients repeat the same few Range headers (a player's or a
@@ -247,51 +243,65 @@ async def _write_parts(
                 await response.write(chunk)
 
 
-async def serve_media(request: web.Request) -> web.StreamResponse:
-    info = request.match_info
-    image_id, ext = info["image_id"], info["ext"]
-    if ext not in BY_EXT:
-        raise not_found()
-    # Only URLs with a query pay for reading ``w``: plain originals, the hot path, never parse one.
-    width = requested_width(request.query) if "?" in request.raw_path else None
-    app = request.app
-    catalog = app[CATALOG]
-    found, entry = catalog.cached(image_id)  # hits skip a coroutine: this path is measured in µs
-    if not found:
-        entry = await catalog.entry(image_id)
-    if entry is None:
-        raise not_found()
-    if entry.record.ext != ext:
-        # A signed URL moved to another extension is a tampered signed URL, not a missing image.
-        if "sig" in request.query and not entry.record.is_public:
-            raise Unauthorized("this signed URL is not valid", code="INVALID_SIGNATURE")
-        raise not_found()
-    if width is not None and entry.record.ext == "svg":
-        width = None  # an SVG scales itself: every width serves it
-    # Memoised rules decide without a coroutine: ~14k instructions less per protected 304 (235k -> 221k).
-    grant = grant_at_once(app, request, entry.record)
-    if grant is None:
-        grant = await grant_access(request, entry.record)
-    if width is not None:
-        return await _serve_variant(request, entry, grant, width)
-    entry = _granted(entry, grant)
-    early = _preconditions(request, entry)
-    if early is not None:
-        return early
-    if request.method == hdrs.METH_HEAD:
-        return _whole(entry)
-    ranges = _ranges(request, entry)
-    if isinstance(ranges, web.Response):
-        return ranges
-    bodies = app[BODIES]
-    if bodies.cacheable(entry.record):
-        body = bodies.cached(entry.record)
-        if body is None:
-            body = await bodies.load(entry.record)
-        if not ranges and len(body) >= SEPARATE_HEADERS_FROM:
-            return await _send_large(request, entry, body)
-        return _from_memory(entry, body, ranges)
-    return await _stream(request, entry, ranges)
+class MediaRoute:
+    """``GET|HEAD /{id}.{ext}``. The memo, rules and bodies it reads on every request are bound once
+    the app has started (``bind``), not looked up through ``request.app`` each time: under
+    callgrind the lookups cost ~TODO instructions per 304 (bench/run.py --instructions)."""
+
+    catalog: MediaCatalog
+    hotlink: HotlinkRulesCache
+    bodies: BodySource
+
+    async def bind(self, app: web.Application) -> None:
+        """An ``on_startup`` hook, after the cleanup contexts that make these."""
+        self.catalog, self.hotlink, self.bodies = app[CATALOG], app[HOTLINK], app[BODIES]
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        image_id, ext = info["image_id"], info["ext"]
+        if ext not in BY_EXT:
+            raise not_found()
+        # Only URLs with a query pay for reading ``w``: plain originals, the hot path, never parse one.
+        width = requested_width(request.query) if "?" in request.raw_path else None
+        catalog = self.catalog
+        found, entry = catalog.cached(image_id)  # hits skip a coroutine: this path is measured in µs
+        if not found:
+            entry = await catalog.entry(image_id)
+        if entry is None:
+            raise not_found()
+        record = entry.record
+        if record.ext != ext:
+            # A signed URL moved to another extension is a tampered signed URL, not a missing image.
+            if "sig" in request.query and not record.is_public:
+                raise Unauthorized("this signed URL is not valid", code="INVALID_SIGNATURE")
+            raise not_found()
+        if width is not None and record.ext == "svg":
+            width = None  # an SVG scales itself: every width serves it
+        # Memoised rules decide without a coroutine: ~14k instructions less per protected 304 (235k -> 221k).
+        grant = grant_at_once(self.hotlink, request, record)
+        if grant is None:
+            grant = await grant_access(request, record)
+        if width is not None:
+            return await _serve_variant(request, entry, grant, width)
+        if grant is not PUBLIC:
+            entry = _granted(entry, grant)
+        early = _preconditions(request, entry)
+        if early is not None:
+            return early
+        if request.method == hdrs.METH_HEAD:
+            return _whole(entry)
+        ranges = _ranges(request, entry)
+        if isinstance(ranges, web.Response):
+            return ranges
+        bodies = self.bodies
+        if bodies.cacheable(record):
+            body = bodies.cached(record)
+            if body is None:
+                body = await bodies.load(record)
+            if not ranges and len(body) >= SEPARATE_HEADERS_FROM:
+                return await _send_large(request, entry, body)
+            return _from_memory(entry, body, ranges)
+        return await _stream(request, entry, ranges)
 
 
 async def _serve_variant(request: web.Request, entry: MediaEntry, grant: Grant, width: int) -> web.StreamResponse:
@@ -341,4 +351,6 @@ async def _variant_body(
 
 
 def add_routes(app: web.Application, pipeline: RequestPipeline) -> None:
-    app.router.register_resource(OwnPipelineResource(MEDIA_ROUTE, serve_media, pipeline))
+    route = MediaRoute()
+    app.on_startup.append(route.bind)
+    app.router.register_resource(OwnPipelineResource(MEDIA_ROUTE, route.serve, pipeline))
