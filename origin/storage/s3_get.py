@@ -49,19 +49,24 @@ class SignedGet:
         self._signer: Any = None
         self._http: Any = None
 
-    async def _learn_base(self) -> str:
+    async def _learn_base(self) -> str | None:
         """The bucket's object URL prefix, from botocore's presigner (so its addressing rules decide),
         and the client's signer and HTTP session: aiobotocore (3.x) keeps them in private attributes,
-        so an upgrade that moves them turns this path off (and tests/origin/storage fails), not reads."""
+        so an upgrade that moves them turns this path off (and tests/origin/storage fails), not reads.
+        ``None``: not now (credentials not there yet, say), ask again next time."""
         try:
             self._signer = self.client._request_signer
             self._http = self.client._endpoint.http_session
+        except AttributeError as exc:
+            log.warning("signed S3 GETs are off, every read makes aiobotocore's full call: %s", exc)
+            return ""
+        try:
             url = await self.client.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": _PROBE_KEY}, ExpiresIn=60
             )
-        except (AttributeError, BotoCoreError) as exc:
-            log.warning("signed S3 GETs are off, every read makes aiobotocore's full call: %s", exc)
-            return ""
+        except BotoCoreError as exc:
+            log.debug("signed S3 GETs wait: %s", exc)
+            return None
         path = str(url).split("?", 1)[0]
         if not path.endswith("/" + _PROBE_KEY):
             log.warning("signed S3 GETs are off: unexpected object URL %s", path)
