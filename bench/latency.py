@@ -45,13 +45,15 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def object_key(stack: Stack, image: Uploaded) -> str:
-    """The S3 key the origin stored ``image`` under (found by listing: the bench does not know the layout)."""
+    """The S3 key the origin stored ``image`` under (found by listing: the bench does not know the layout;
+    the image's variants, ``<id>.w160.webp`` and so on, sit beside it and are not it)."""
     client = boto3.client(
         "s3", endpoint_url=stack.s3_endpoint, region_name="us-east-1",
         aws_access_key_id=AWS_KEYS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=AWS_KEYS["AWS_SECRET_ACCESS_KEY"],
     )  # fmt: skip
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    found = [str(key) for key in keys if image.id in key]
+    name = image.path.rsplit("/", 1)[-1]
+    found = [str(key) for key in keys if str(key).endswith(name) and image.id in key]
     if len(found) != 1:
         raise BenchError(f"cold latency: expected one S3 object for {image.id}, found {found}")
     return found[0]

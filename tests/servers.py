@@ -119,10 +119,16 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def run_moto_server() -> Iterator[str]:
-    """moto in server mode: a real S3-compatible HTTP server, in its own process."""
+def run_moto_server(*, unchecked_requests: int | None = None) -> Iterator[str]:
+    """moto in server mode: a real S3-compatible HTTP server, in its own process.
+
+    ``unchecked_requests``: moto checks every request's signature (and IAM permissions) after this
+    many (``INITIAL_NO_AUTH_ACTION_COUNT``; enough to create an IAM user and its key); unset, it never does.
+    """
     port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    if unchecked_requests is not None:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(unchecked_requests)
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from config import S3Settings
 from origin.errors import ObjectMissing, StorageError
 from origin.storage.base import ObjectInfo, check_key
+from origin.storage.s3_get import SignedGet
 from origin.storage.s3_session import BoundedReadSession
 
 #: Longest wait for a read to start, retries included, unless configured (``PICORA_S3_FIRST_BYTE_TIMEOUT``):
@@ -89,6 +90,7 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix
         self.first_byte_seconds = first_byte_seconds
+        self.gets = SignedGet(client, bucket)
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -136,16 +138,20 @@ class S3Storage:
         extra: dict[str, str] = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end}"
+        full_key = self._key(key)
         try:
             async with asyncio.timeout(self.first_byte_seconds):
-                response = await self.client.get_object(Bucket=self.bucket, Key=self._key(key), **extra)
+                # A 200/206 costs one signed request, ~3 ms less per read than get_object (see
+                # s3_get); anything else is the full call's, with its retries and error mapping.
+                body = await self.gets.open(full_key, extra.get("Range"))
+                if body is None:
+                    body = (await self.client.get_object(Bucket=self.bucket, Key=full_key, **extra))["Body"]
         except ClientError as exc:
             if _is_missing(exc):
                 raise ObjectMissing(key) from exc
             raise StorageError(f"cannot read {key}: {exc}") from exc
         except _TRANSIENT as exc:
             raise StorageError(f"cannot read {key}: {exc}") from exc
-        body = response["Body"]
         try:
             async for chunk in body.iter_chunks(chunk_size):
                 yield chunk
