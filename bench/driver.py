@@ -123,7 +123,7 @@ def bench(stack: Stack, args: argparse.Namespace) -> int:
         chosen = [s for k in keys for s in scenarios if s.key == k]
         if len(chosen) != len(keys):
             raise BenchError(f"no scenario {args.instructions!r}; one or more of {', '.join(s.key for s in scenarios)}")
-        rows = [count_instructions(stack, scenario, small) for scenario in chosen]
+        rows = [count_instructions(stack, scenario, small, args) for scenario in chosen]
         for note in notes:
             print("\n" + note)
         if len(rows) > 1:

@@ -60,8 +60,9 @@ def callgrind(out: Path) -> list[str]:
     return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
 
 
-#: A light load for a server under valgrind (it runs ~50x slower there).
-CALLGRIND_LOAD = argparse.Namespace(threads=1, connections=4, duration=10)
+def callgrind_load(connections: int) -> argparse.Namespace:
+    """A light load for a server under valgrind (it runs ~50x slower there): wrk for 10 s."""
+    return argparse.Namespace(threads=1, connections=connections, duration=10)
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,16 @@ def dump_instructions(process: subprocess.Popen[bytes], dump: Path) -> int:
     return int(totals[0].split()[1])
 
 
-def instructions_per_request(name: str, process: subprocess.Popen[bytes], side: Side, dump: Path) -> Measured:
-    """Warm ``side``, count the server's instructions over 10 s of ``wrk -c4``, then over as long idle."""
+def instructions_per_request(
+    name: str, process: subprocess.Popen[bytes], side: Side, dump: Path, load: argparse.Namespace
+) -> Measured:
+    """Warm ``side``, count the server's instructions over 10 s of ``load`` (wrk), then over as long idle."""
     headers = dict(header.split(": ", 1) for header in side.headers)
     for _ in range(5):
         fetch(side.port, side.path, headers)
     subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], capture_output=True, timeout=60, check=True)
     started = time.monotonic()
-    result = run_wrk(side.port, side.path, side.headers, CALLGRIND_LOAD, None)
+    result = run_wrk(side.port, side.path, side.headers, load, None)
     total = dump_instructions(process, dump)
     loaded_s = time.monotonic() - started
     if any(result.errors.values()):
@@ -132,7 +135,7 @@ class Counted:
         return self.origin.raw / self.bare.raw if self.bare else None
 
 
-def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded) -> Counted:
+def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded, args: argparse.Namespace) -> Counted:
     """Instructions per request of the origin and bare aiohttp under callgrind: a cost that does
     not move with the machine's load, unlike req/s and CPU time (user space only). Both servers are
     started for the scenario and stopped after it, so several scenarios can be counted in one run."""
@@ -140,21 +143,24 @@ def count_instructions(stack: Stack, scenario: Scenario, small: Uploaded) -> Cou
         raise BenchError("valgrind is not installed (apt-get install valgrind)")
     origin_out = stack.tmp / f"callgrind.origin.{scenario.key}"
     name = f"origin-callgrind-{scenario.key}"
+    load = callgrind_load(args.callgrind_connections)
     counted, side = extra_origin(stack, scenario, name, wrapper=callgrind(origin_out))
-    origin = instructions_per_request("origin", counted.process, side, origin_out)
+    origin = instructions_per_request("origin", counted.process, side, origin_out, load)
     stack.procs.stop(counted.process)
     del stack.origins[name]  # stopped on purpose: not a server that died
     bare: Measured | None = None
-    if scenario.bare is not None:  # bare answers as nginx does (same ETag), from memory: no cold case
+    # bare answers as nginx does (same ETag), from memory: no cold case
+    if scenario.bare is not None and not args.origin_only:
         bare_out = stack.tmp / f"callgrind.bare.{scenario.key}"
         stack.start_bare(small.path, wrapper=callgrind(bare_out))
         assert stack.bare_process is not None
         side = dataclasses.replace(scenario.bare, port=stack.bare_port)
-        bare = instructions_per_request("bare", stack.bare_process, side, bare_out)
+        bare = instructions_per_request("bare", stack.bare_process, side, bare_out, load)
         stack.procs.stop(stack.bare_process)
         stack.bare_process = None
     print(
-        f"\n{scenario.key}: instructions per request under callgrind (user space; wrk -t1 -c4 -d10s; then idle)",
+        f"\n{scenario.key}: instructions per request under callgrind (user space; wrk -t1 -c{load.connections} "
+        f"-d{load.duration}s; then idle)",
         flush=True,
     )
     for label, m in (("origin", origin), ("bare aiohttp", bare)):

@@ -57,7 +57,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "origin and bare aiohttp for SCENARIO (or several, comma-separated) under valgrind's callgrind (steady "
         "whatever the load; ~1 min each)",
     )  # fmt: skip
+    parser.add_argument(
+        "--callgrind-connections", type=int, default=4, metavar="N", help="with --instructions: wrk's connections "
+        "to the server under valgrind (default 4; 1 repeats within ~0.6%%, for comparing two versions of the code)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--origin-only", action="store_true", help="with --instructions: count the origin only, not bare aiohttp "
+        "(its figure does not change with the origin's code)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.callgrind_connections < 1:
+        parser.error("--callgrind-connections must be at least 1")
     if args.only_memory and (args.no_memory or args.profile):
         parser.error("--only-memory excludes --no-memory and --profile")
     if args.renders < 1 or args.latency_requests < 1:
