@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import uvloop
-from aiohttp import web
+from aiohttp import http_writer, web
 
 RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp"}
@@ -85,6 +85,8 @@ def main() -> None:
     # The same record format as the origin's, so bench/run.py finds warnings and errors in the log.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     files = load(args.root)
+    # What the origin does on uvloop (origin/cli/main.py): headers and body leave in one writev, not joined.
+    http_writer.SKIP_WRITELINES = False
     print(f"bare aiohttp: {len(files)} files, {sum(len(f[0]) for f in files.values()):,} bytes in memory", flush=True)
     web.run_app(
         make_app(files, frozenset(args.hotlink_domain)),
