@@ -80,8 +80,12 @@ async def test_a_200_carries_the_block_once_with_aiohttps_headers_and_the_body(s
     assert head.count(b"\r\n\r\n") == 1
     assert BLOCK in head
     fields = _fields(head)
-    for name in (b"etag", b"cache-control", b"x-content-type-options", b"content-type", b"content-length", b"date"):
+    for name in (
+        b"etag", b"cache-control", b"x-content-type-options", b"content-type", b"content-length", b"date", b"server"
+    ):  # fmt: skip
         assert fields.count(name) == 1, name
+    assert b"Content-Type: image/png\r\n" in head
+    assert b"connection" not in fields  # HTTP/1.1 keeps the connection open by default
     assert b"Content-Length: %d\r\n" % len(BODY) in head
     assert body == BODY
 
@@ -100,10 +104,11 @@ async def test_a_304_has_the_block_and_no_length_or_body(server: ShippedTestServ
         assert b"content-type" not in _fields(head)
 
 
-async def test_a_head_has_the_length_of_the_get_and_no_body(server: ShippedTestServer) -> None:
+async def test_a_head_has_the_length_and_type_of_the_get_and_no_body(server: ShippedTestServer) -> None:
     answers = await _exchange(server, b"HEAD /200 HTTP/1.1\r\nHost: x\r\n\r\n", count=2)
     for head, body in answers:
         assert b"Content-Length: %d\r\n" % len(BODY) in head
+        assert b"Content-Type: image/png\r\n" in head
         assert BLOCK in head
         assert body == b""
 
@@ -131,3 +136,27 @@ async def test_a_206_and_http_1_0_keep_alive(server: ShippedTestServer) -> None:
 def test_a_block_refuses_what_aiohttp_would_refuse_or_decides_itself(headers: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=r"forbidden character|set per response"):
         header_block(headers)
+
+
+async def test_a_client_that_closes_is_told_so_and_http_1_0_without_keep_alive_is_not(
+    server: ShippedTestServer,
+) -> None:
+    """The Connection header aiohttp would write (RFC 9112 section 9.3), then the connection ends."""
+    for request, expected in (
+        (b"GET /200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"Connection: close\r\n"),
+        (b"GET /200 HTTP/1.0\r\n\r\n", None),
+    ):
+        assert server.port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(request)
+            answer = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+        finally:
+            writer.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith((b"HTTP/1.1 200 OK", b"HTTP/1.0 200 OK"))
+        if expected is None:
+            assert b"connection" not in _fields(head + b"\r\n")
+        else:
+            assert expected in head + b"\r\n"
+        assert body == BODY
