@@ -17,7 +17,6 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 
 from aiohttp import hdrs, web
-from aiohttp.http_writer import StreamWriter
 
 from origin.app_keys import BODIES, CATALOG, HOTLINK, SETTINGS, VARIANTS
 from origin.errors import ObjectMissing, StorageError, Unauthorized
@@ -46,9 +45,6 @@ from origin.web.logs import stamp_request_id
 from origin.web.pipeline import OwnPipelineResource, RequestPipeline
 
 log = logging.getLogger(__name__)
-
-#: Cached bodies from this size on are written apart from their headers (see ``_send_large``).
-SEPARATE_HEADERS_FROM = 256 * 1024
 
 
 def _granted(entry: MediaEntry, grant: Grant) -> MediaEntry:
@@ -151,22 +147,6 @@ def _from_memory(entry: MediaEntry, body: bytes, ranges: Sequence[ByteRange] | N
     boundary = new_boundary()
     layout = multipart_byteranges(ranges, size=record.size, content_type=record.content_type, boundary=boundary)
     return EntryResponse(206, entry.block, content_type=multipart_content_type(boundary), body=assemble(layout, body))
-
-
-async def _send_large(request: web.Request, entry: MediaEntry, body: bytes) -> web.StreamResponse:
-    """A large cached body without the copy aiohttp makes to join it to the headers (one write,
-    so one memcpy of the whole body per response): headers go first, then the body as it is."""
-    response = _whole(entry)
-    stamp_request_id(response)
-    try:
-        writer = await response.prepare(request)
-        if isinstance(writer, StreamWriter):
-            writer.send_headers()
-        await response.write(body)
-        await response.write_eof()
-    except ConnectionError:  # reset, or lost while waiting to write more
-        log.debug("client went away during %s", entry.record.object_key)
-    return response
 
 
 async def _stream(request: web.Request, entry: MediaEntry, ranges: Sequence[ByteRange] | None) -> web.StreamResponse:
@@ -299,8 +279,6 @@ class MediaRoute:
             body = bodies.cached(record)
             if body is None:
                 body = await bodies.load(record)
-            if not ranges and len(body) >= SEPARATE_HEADERS_FROM:
-                return await _send_large(request, entry, body)
             return _from_memory(entry, body, ranges)
         return await _stream(request, entry, ranges)
 
