@@ -70,6 +70,22 @@ async def s3_bucket(s3_endpoint: str) -> str:
 
 
 @pytest.fixture
+def killable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to kill and restart; acknowledged writes survive SIGKILL."""
+    workdir = tmp_path / "killable-redis"
+    workdir.mkdir()
+    with RedisServer(workdir, durable=True) as server:
+        yield server
+
+
+@pytest.fixture
+async def killable_client(killable_redis: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(killable_redis.url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 def base_settings(tmp_path: Path, redis_url: str, redis_client: Redis) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",

@@ -13,8 +13,6 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -157,25 +155,10 @@ async def test_redis_outage_the_origin_recovers_by_itself(
 # --- redis-server killed and restarted -------------------------------------------------------
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    workdir = tmp_path / "own-redis"
-    workdir.mkdir()
-    with RedisServer(workdir, durable=True) as server:
-        yield server
-
-
-@pytest.fixture
-async def own_redis_client(own_redis: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(own_redis.url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
 async def test_redis_killed_and_restarted_during_uploads_and_fetches(
-    own_redis: RedisServer, aiohttp_client: AiohttpClient, settings: Settings, own_redis_client: Redis
+    killable_redis: RedisServer, aiohttp_client: AiohttpClient, settings: Settings, killable_client: Redis
 ) -> None:
-    origin = await start_origin(aiohttp_client, with_overrides(settings, redis_url=own_redis.url))
+    origin = await start_origin(aiohttp_client, with_overrides(settings, redis_url=killable_redis.url))
     key = await origin.user(plan="bulk")
     acknowledged: dict[str, bytes] = {}
     for n in range(3):
@@ -210,9 +193,9 @@ async def test_redis_killed_and_restarted_during_uploads_and_fetches(
     workers += [asyncio.create_task(fetcher(n)) for n in range(2)]
     try:
         await asyncio.sleep(0.6)
-        await asyncio.to_thread(own_redis.kill)
+        await asyncio.to_thread(killable_redis.kill)
         await asyncio.sleep(0.6)
-        await asyncio.to_thread(own_redis.start)
+        await asyncio.to_thread(killable_redis.start)
         restarted = time.monotonic()
 
         async def recovered() -> bool:
@@ -230,4 +213,4 @@ async def test_redis_killed_and_restarted_during_uploads_and_fetches(
     ]
     assert not unexpected, unexpected
     assert 503 in statuses, "the kill was never felt: the test proves nothing"
-    await check_nothing_lost(origin, own_redis_client, origin.app[STORAGE], origin.keys[key], acknowledged)
+    await check_nothing_lost(origin, killable_client, origin.app[STORAGE], origin.keys[key], acknowledged)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from redis.asyncio import Redis
 
 from config import Settings
@@ -30,22 +28,6 @@ from tests.servers import RedisServer
 #: The grace period here: small, so "two grace periods" is seconds (production: an hour).
 GRACE = 3
 BULK = Plan("bulk", max_file_bytes=10**7, storage_bytes=10**9, uploads_per_minute=10**6, requests_per_minute=10**6)
-
-
-@pytest.fixture
-def killable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of its own whose acknowledged writes survive SIGKILL."""
-    workdir = tmp_path / "killable-redis"
-    workdir.mkdir()
-    with RedisServer(workdir, durable=True) as server:
-        yield server
-
-
-@pytest.fixture
-async def killable_client(killable_redis: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(killable_redis.url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def _get_json(origin: Origin, key: str, path: str) -> Any:
