@@ -127,6 +127,18 @@ def _ranges(request: web.Request, entry: MediaEntry) -> tuple[ByteRange, ...] | 
     return decision.ranges if decision.kind == "partial" else None
 
 
+def _before_body(request: web.Request, entry: MediaEntry) -> web.StreamResponse | tuple[ByteRange, ...] | None:
+    """The steps every answer takes before its body, in RFC 9110's order: preconditions (304,
+    412), HEAD (headers only), then Range (416). A response: send it as it is. Otherwise the
+    ranges to send, or None for the whole body."""
+    early = _preconditions(request, entry)
+    if early is not None:
+        return early
+    if request.method == hdrs.METH_HEAD:
+        return _whole(entry)
+    return _ranges(request, entry)
+
+
 def _whole(entry: MediaEntry) -> EntryResponse:
     """A 200 of the whole image, not yet prepared: HEAD sends it as it is, with the Content-Length
     of a GET; a GET writes the body after it."""
@@ -266,13 +278,8 @@ class MediaRoute:
             return await _serve_variant(request, entry, grant, width)
         if grant is not PUBLIC:
             entry = _granted(entry, grant)
-        early = _preconditions(request, entry)
-        if early is not None:
-            return early
-        if request.method == hdrs.METH_HEAD:
-            return _whole(entry)
-        ranges = _ranges(request, entry)
-        if isinstance(ranges, web.Response):
+        ranges = _before_body(request, entry)
+        if isinstance(ranges, web.StreamResponse):
             return ranges
         bodies = self.bodies
         if bodies.cacheable(record):
@@ -300,13 +307,8 @@ async def _serve_variant(request: web.Request, entry: MediaEntry, grant: Grant, 
     else:
         request.app[VARIANTS].memory_hits += 1
     granted = _granted(variant, grant)
-    early = _preconditions(request, granted)
-    if early is not None:
-        return early
-    if request.method == hdrs.METH_HEAD:
-        return _whole(granted)
-    ranges = _ranges(request, granted)
-    if isinstance(ranges, web.Response):
+    ranges = _before_body(request, granted)
+    if isinstance(ranges, web.StreamResponse):
         return ranges
     return _from_memory(granted, body, ranges)
 
