@@ -71,8 +71,6 @@ class MediaCatalog:
             errors=(RedisError,),
             stale_if_error=lambda entry: entry is not None and entry.record.is_public,
         )
-        #: ``(True, entry)`` when the memo answers (a known-missing id is ``(True, None)``).
-        self.cached = self.entries.peek
         #: (id, width) -> (the original's record it was built from, the variant's entry).
         self.variants: dict[tuple[str, int], tuple[ImageRecord, MediaEntry]] = {}
 
