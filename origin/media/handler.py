@@ -255,8 +255,7 @@ class MediaRoute:
         image_id, ext = info["image_id"], info["ext"]
         if ext not in BY_EXT:
             raise not_found()
-        # Only URLs with a query pay for reading ``w``: plain originals, the hot path, never parse one.
-        width = requested_width(request.query) if "?" in request.raw_path else None
+        width = requested_width(request.query)
         entry = await self.catalog.entry(image_id)
         if entry is None:
             raise not_found()
