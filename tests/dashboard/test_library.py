@@ -116,7 +116,8 @@ def test_upload_through_the_file_input_shows_real_progress_three_at_a_time(
     expect(page.get_by_role("meter", name="Storage used")).to_have_attribute(
         "aria-valuetext", re.compile(r"^[1-9]\.\d MB of 500 MB used$")
     )
-    expect(page.locator("#queue-live")).to_have_text(re.compile("Uploads finished: 5 uploaded|noise-4.png uploaded"))
+    # Whichever file finishes last, the batch's summary is what the live region says in the end.
+    expect(page.locator("#queue-live")).to_have_text("Uploads finished: 5 uploaded.")
     dashboard.check()
 
 

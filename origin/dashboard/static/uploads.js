@@ -133,8 +133,9 @@ export class UploadQueue {
       item.message.textContent = '';
       item.linkInput.value = formatLink(image.url, displayName(image));
       item.linkRow.hidden = false;
-      this.setState(item, 'done', 'Uploaded');
+      // Before the state changes: the last file's change announces the batch's summary, which must be heard last.
       this.hooks.say(`${item.file.name} uploaded.`);
+      this.setState(item, 'done', 'Uploaded');
       this.hooks.uploaded(image);
     });
   }
