@@ -32,7 +32,8 @@ class MediaEntry:
     last_modified: int
     #: Every representation header of a 200, Content-Type included.
     headers: Mapping[str, str]
-    #: The 200's and 206's fixed headers (all but Content-Type, which aiohttp wants to see).
+    #: The 200's and 206's fixed headers, all but Content-Type (a multipart 206 has its own):
+    #: ``EntryResponse`` writes that one per response.
     block: bytes
     #: The headers a 304 repeats.
     not_modified_block: bytes

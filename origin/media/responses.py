@@ -26,15 +26,17 @@ from aiohttp.http import SERVER_SOFTWARE, HttpVersion10, HttpVersion11
 
 #: What RFC 9110 section 5.5 forbids in a field (what aiohttp refuses too): controls but HTAB.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-#: Headers aiohttp decides itself while preparing a response: never part of a fixed block.
-_DECIDED_BY_AIOHTTP = frozenset({"content-type", "content-length", "transfer-encoding", "date", "server", "connection"})
+#: Headers decided per response (by ``EntryResponse`` or aiohttp): never part of a fixed block.
+_DECIDED_PER_RESPONSE = frozenset(
+    {"content-type", "content-length", "transfer-encoding", "date", "server", "connection"}
+)
 
 
 def header_block(headers: Mapping[str, str]) -> bytes:
     """``Name: value\\r\\n`` for each header, checked as aiohttp checks them (ValueError otherwise)."""
     lines = []
     for name, value in headers.items():
-        if name.lower() in _DECIDED_BY_AIOHTTP:
+        if name.lower() in _DECIDED_PER_RESPONSE:
             raise ValueError(f"{name} is set per response, not in a fixed header block")
         if _FORBIDDEN.search(name) or _FORBIDDEN.search(value) or ":" in name:
             raise ValueError(f"forbidden character in header {name!r}")
